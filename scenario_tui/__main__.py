@@ -1,0 +1,3 @@
+from scenario_tui.cli import main
+
+raise SystemExit(main())

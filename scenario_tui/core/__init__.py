@@ -1,0 +1,1 @@
+"""Pure logic shared by the CLI, the TUI and the sandbox. Never imports Textual."""

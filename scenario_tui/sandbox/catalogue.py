@@ -1,0 +1,91 @@
+"""The simulator's built-in models: some can inpaint with IP-Adapter, some can't (clients must filter)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from scenario_tui.core.api import CAPABILITY
+
+Rgb = tuple[int, int, int]
+CREATED = "2025-06-02T09:30:00.000Z"
+OWNER = "sandbox-owner"
+
+
+@dataclass(frozen=True)
+class CatalogueModel:
+    """One model; fits ``params.ModelLike`` so the app's model-dependent rules apply to it."""
+
+    id: str
+    name: str
+    type: str
+    capabilities: tuple[str, ...]
+    colors: tuple[Rgb, Rgb]  # of its thumbnail
+    privacy: str = "public"
+    compliant_model_ids: tuple[str, ...] = ()
+    epochs: tuple[str, ...] = ()
+    keyword: str | None = None
+    description: str = ""
+
+    @property
+    def usable(self) -> bool:
+        return CAPABILITY in self.capabilities
+
+    @property
+    def thumbnail_id(self) -> str:
+        return f"{self.id}_thumbnail"
+
+    def to_json(self, thumbnail_url: str) -> dict[str, Any]:
+        """The ``model`` object of the API."""
+        data: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name,
+            "type": self.type,
+            "capabilities": list(self.capabilities),
+            "privacy": self.privacy,
+            "status": "trained",
+            "source": "scenario",
+            "custom": self.privacy == "private",
+            "shortDescription": self.description,
+            "authorId": OWNER,
+            "ownerId": OWNER,
+            "collectionIds": [],
+            "exampleAssetIds": [],
+            "tags": ["sandbox"],
+            "trainingImagesNumber": 12 if self.epochs else 0,
+            "thumbnail": {"assetId": self.thumbnail_id, "url": thumbnail_url},
+            "createdAt": CREATED,
+            "updatedAt": CREATED,
+        }
+        if self.compliant_model_ids:
+            data["compliantModelIds"] = list(self.compliant_model_ids)
+        if self.epochs:
+            data["epochs"] = [{"epoch": epoch} for epoch in self.epochs]
+            data["epoch"] = self.epochs[-1]
+        if self.keyword:
+            data["modelKeyword"] = self.keyword
+        return data
+
+
+_GENERAL = ("txt2img", "img2img", "txt2img_ip_adapter", "img2img_ip_adapter")
+
+MODELS: tuple[CatalogueModel, ...] = (
+    CatalogueModel("model_sandbox-sdxl-painter", "SDXL Painter (sandbox)", "sd-xl",
+                   (*_GENERAL, "inpaint", CAPABILITY), ((36, 52, 98), (236, 170, 80)),
+                   description="Stable Diffusion XL, the all-rounder."),
+    CatalogueModel("model_sandbox-flux-dev", "Flux Dev (sandbox)", "flux.1", _GENERAL, ((20, 20, 28), (150, 120, 255)),
+                   description="Text to image only: no inpaint + IP-Adapter."),
+    CatalogueModel("model_sandbox-sd15-classic", "SD 1.5 Classic (sandbox)", "sd-1_5",
+                   ("txt2img", "img2img", "inpaint", CAPABILITY), ((40, 90, 60), (220, 230, 150)),
+                   description="Stable Diffusion 1.5: up to 1024 px."),
+    CatalogueModel("model_sandbox-flux-watercolor", "Watercolor Flux LoRA (sandbox)", "flux.1-lora",
+                   ("txt2img", "img2img", "inpaint", CAPABILITY), ((90, 160, 200), (250, 240, 225)),
+                   privacy="private", compliant_model_ids=("flux.1-dev", "flux.1-krea-dev"),
+                   epochs=("000005", "000010"), keyword="wtrclr", description="A trained Flux LoRA."),
+    CatalogueModel("model_sandbox-gpt-image", "GPT Image (sandbox)", "gpt-image-1", ("txt2img", "img2img"),
+                   ((60, 60, 60), (200, 200, 200)), description="Prompt editing only: no inpaint + IP-Adapter."),
+    CatalogueModel("model_sandbox-pixel-art", "Pixel Art SDXL LoRA (sandbox)", "sd-xl-lora",
+                   ("txt2img", "img2img", CAPABILITY), ((200, 40, 120), (40, 220, 200)),
+                   privacy="private", keyword="pxlart", description="A trained SDXL LoRA."),
+)
+MODELS_BY_ID: dict[str, CatalogueModel] = {m.id: m for m in MODELS}

@@ -1,0 +1,31 @@
+"""Knobs of the simulator: timing, faults and credentials, for tests and demos."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """How the simulated API behaves. Every fault is deterministic for a given ``seed``."""
+
+    job_seconds: float = 6.0
+    """How long a job takes from pending to success, on the sandbox's clock."""
+    latency: float = 0.0
+    """Seconds added to every call by the transports and the local server."""
+    error_rate: float = 0.0
+    """Fraction of ``/v1`` calls answered 503."""
+    rate_limit_burst: int = 0
+    """The first N ``/v1`` calls answer 429 with ``Retry-After: 1``."""
+    fail_rate: float = 0.0
+    """Fraction of jobs that end in ``failure`` (a prompt containing ``[fail]`` always does)."""
+    cancellable: bool = True
+    """Whether running jobs accept ``{"action": "cancel"}``."""
+    models_status: int | None = None
+    """When set (e.g. 403 or 410), model listing and lookup answer this status."""
+    empty_models: bool = False
+    """The model listing holds no model with the inpaint + IP-Adapter capability."""
+    seed: int = 0
+    """Seeds ids, faults and seeds picked for requests without one."""
+    credentials: tuple[str, str] | None = None
+    """(key, secret) the sandbox accepts; ``None`` accepts any Basic credentials."""

@@ -1,0 +1,33 @@
+"""HTTP answers of the simulator: JSON responses and the error every handler may raise."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from scenario_tui.core.params import Problem
+
+
+def reply(status: int, body: Any, headers: Mapping[str, str] | None = None) -> httpx.Response:
+    """A JSON response."""
+    return httpx.Response(status, json=body, headers=headers)
+
+
+class Fault(Exception):
+    """An error answer: ``status`` and a JSON body whose ``reason`` is one line."""
+
+    def __init__(self, status: int, reason: str, *, headers: Mapping[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.headers = dict(headers or {})
+        self.body: dict[str, Any] = {"reason": reason, **extra}
+
+    def response(self) -> httpx.Response:
+        return reply(self.status, self.body, self.headers)
+
+
+def invalid(problems: Sequence[Problem]) -> Fault:
+    """400 listing every problem; the first one, as "Label: message", is the reason."""
+    return Fault(400, str(problems[0]), errors=[{"field": p.field, "message": p.message} for p in problems])

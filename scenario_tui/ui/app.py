@@ -1,0 +1,114 @@
+"""The Textual application and its single construction path, ``make_app``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import httpx
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widget import Widget
+
+from scenario_tui.backend import make_client
+from scenario_tui.config import Settings, data_dir
+from scenario_tui.core.api import ScenarioClient
+from scenario_tui.core.jobs import Ledger
+from scenario_tui.ui.images import protocol_name
+from scenario_tui.ui.state import UiState
+
+
+class ScenarioApp(App[int]):
+    """Inpaint + IP-Adapter: inputs and parameters on the left, preview and jobs on the right."""
+
+    TITLE = "scenario-tui"
+    CSS_PATH = "app.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+        Binding("q", "quit", "Quit", show=False, id="quit-q"),
+        Binding("question_mark,f1", "help", "Help", id="help"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: ScenarioClient,
+        image_cls: type[Widget] | None,
+        *,
+        ui_state: UiState | None = None,
+        ledger: Ledger | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.client = client
+        self.image_cls = image_cls
+        self.protocol = protocol_name(image_cls)
+        self.ui_state = ui_state if ui_state is not None else UiState.load()
+        self.ledger = ledger or Ledger(data_dir() / "jobs.jsonl")
+        self.clock = clock
+        self.sandbox = settings.use_sandbox
+
+    def get_default_screen(self) -> Screen[Any]:
+        from scenario_tui.ui.screens.main import MainScreen
+
+        return MainScreen()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help: all keys", "List every key binding", self.action_help)
+        commands = getattr(screen, "commands", None)
+        if commands is not None:
+            yield from commands()
+
+    def action_help(self) -> None:
+        from scenario_tui.ui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        running = getattr(self.screen, "running_jobs", lambda: 0)()
+        if not running:
+            self.exit(0)
+            return
+        from scenario_tui.ui.screens.confirm import ConfirmScreen
+
+        where = "in the sandbox, they stop with the app" if self.sandbox else "they keep running (and are charged) " \
+            "on Scenario; results can be fetched later with scenario-tui resume JOB_ID"
+        question = f"{running} job{'s' if running != 1 else ''} still running: {where}. Quit anyway?"
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.exit(0)
+
+        self.push_screen(ConfirmScreen(question, yes="Quit", no="Stay"), answer)
+
+    async def on_unmount(self) -> None:
+        await self.client.aclose()
+
+
+def make_app(
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+    image_cls: type[Widget] | None = None,
+    **kw: Any,
+) -> ScenarioApp:
+    """The one way to build the app: for the launcher, the tests and the snapshots.
+
+    ``transport`` replaces the network (the sandbox's, or a mock); ``image_cls`` is the
+    textual-image widget class for previews (``None``: paths only).
+    """
+    return ScenarioApp(settings, make_client(settings, transport), image_cls, **kw)
+
+
+def run(settings: Settings) -> int:
+    """Launch the TUI in this terminal; returns the exit code."""
+    from scenario_tui.ui.images import choose
+
+    image_cls = choose(settings.image_protocol)  # before Textual owns stdin: textual-image asks the terminal now
+    app = make_app(settings, image_cls=image_cls)
+    return app.run() or 0

@@ -1,0 +1,52 @@
+"""Every key of the app, gathered from the bindings themselves (so it can't go stale)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+def _sections() -> list[tuple[str, list[Binding]]]:
+    from scenario_tui.ui.app import ScenarioApp
+    from scenario_tui.ui.screens.main import MainScreen
+    from scenario_tui.ui.widgets.file_field import FileField
+    from scenario_tui.ui.widgets.jobs import JobPanel
+    from scenario_tui.ui.widgets.preview import Preview
+    from scenario_tui.ui.widgets.references import ReferenceList
+
+    def bindings(cls: type) -> list[Binding]:
+        return [b for b in cls.BINDINGS if isinstance(b, Binding) and b.description]
+
+    return [
+        ("Everywhere", bindings(ScenarioApp) + bindings(MainScreen)
+         + [Binding("ctrl+p", "command_palette", "Command palette: every action by name")]
+         + [Binding("tab,shift+tab", "", "Next / previous field")]),
+        ("File fields", bindings(FileField)),
+        ("References", bindings(ReferenceList)),
+        ("Job panel", bindings(JobPanel)),
+        ("Preview", bindings(Preview)),
+    ]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close", show=False)]
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, show_header=False, padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        for title, bindings in _sections():
+            if not bindings:
+                continue
+            table.add_row(f"[u]{title}[/u]", "")
+            for b in bindings:
+                keys = " / ".join(self.app.get_key_display(Binding(k, "")) for k in b.key.split(","))
+                table.add_row(keys, b.description)
+            table.add_row("", "")
+        with VerticalScroll(classes="dialog help"):
+            yield Static("Keys  (Esc closes)", classes="dialog-title")
+            yield Static(table)

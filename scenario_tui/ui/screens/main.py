@@ -1,0 +1,516 @@
+"""The main screen: form on the left; preview and jobs on the right; cost and blockers at the bottom."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input, Static, Switch
+
+from scenario_tui.core import imaging
+from scenario_tui.core import params as P
+from scenario_tui.core.api import ApiError, GoneError, ModelInfo, NetworkError, NotFoundError, Quote, ServerError
+from scenario_tui.ui.screens.confirm import ConfirmScreen
+from scenario_tui.ui.widgets.file_field import FileField
+from scenario_tui.ui.widgets.form import ParamForm
+from scenario_tui.ui.widgets.jobs import JobPanel
+from scenario_tui.ui.widgets.preview import Preview, PreviewItem
+from scenario_tui.ui.widgets.references import ReferenceList
+
+VALIDATE_DELAY = 0.15
+QUOTE_DELAY = 0.8
+MODEL_DELAY = 0.6
+SUBMIT_COOLDOWN = 1.5  # key repeat can't submit twice
+
+
+class MainScreen(Screen[None]):
+    BINDINGS = [
+        Binding("ctrl+enter,ctrl+r", "submit", "Submit", id="submit", priority=True),
+        Binding("ctrl+l", "pick_model", "Models", id="pick-model"),
+        Binding("f5", "quote", "Quote", id="quote"),
+        Binding("f2", "focus_form", "Form", id="focus-form"),
+        Binding("f3", "focus_jobs", "Jobs", id="focus-jobs"),
+        Binding("f4", "focus_preview", "Preview", id="focus-preview"),
+        Binding("f8", "preview_inputs", "Show inputs", id="preview-inputs", show=False),
+        Binding("f9", "toggle_deprecated", "Deprecated fields", id="toggle-deprecated", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model: ModelInfo | None = None
+        self.model_problem: P.Problem | None = None
+        self.checked: P.Checked | None = None
+        self.widget_problems: list[P.Problem] = []
+        self.quote: tuple[str, Quote] | None = None  # (fingerprint, quote) of the last successful quote
+        self.quote_status = "fill in the form to see the cost"
+        self.submitting = False
+        self._encoded: tuple[tuple[int, ...], imaging.EncodedInputs] | None = None
+        self._timers: dict[str, Timer] = {}
+
+    # --- layout ---------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        state = self.app.ui_state
+        settings = self.app.settings
+        initial = {k: v for k, v in settings.defaults.items() if k in P.PARAM_INFO}
+        if isinstance(initial.get("concepts"), list):
+            initial["concepts"] = ", ".join(
+                ":".join(str(c[k]) for k in ("modelId", "scale", "modelEpoch") if k in c) for c in initial["concepts"])
+        if isinstance(initial.get("ipAdapterImageIds"), list):
+            initial["ipAdapterImageIds"] = ", ".join(initial["ipAdapterImageIds"])
+        initial.update(state.values)
+        initial["_seed_mode"] = state.seed_mode
+        yield Static(self._mode_text(), id="topbar")
+        with Horizontal(id="body"):
+            yield ParamForm(initial, show_deprecated=state.show_deprecated, id="form")
+            with Vertical(id="side"):
+                yield Preview(id="preview")
+                yield JobPanel(id="jobs")
+        yield Static(id="costbar")
+        yield Static(id="blockers", markup=False)
+        yield Footer()
+
+    def _mode_text(self) -> Text:
+        app = self.app
+        text = Text()
+        if app.sandbox:
+            text.append(" SANDBOX ", style="bold black on yellow")
+            text.append("  offline simulator: no account, nothing is charged. "
+                        "Set SCENARIO_API_KEY and SCENARIO_API_SECRET to use Scenario.")
+        else:
+            text.append(" LIVE ", style="bold white on dark_green")
+            text.append(f"  {app.settings.base_url}  (jobs are charged in creative units)")
+        text.append(f"   images: {app.protocol}", style="dim")
+        return text
+
+    def on_mount(self) -> None:
+        state = self.app.ui_state
+        form = self.form
+        if state.image:
+            form.file("image").set_value(state.image)
+        if state.mask:
+            form.file("mask").set_value(state.mask)
+        if state.references:
+            form.references.set_rows(state.references)
+        self._update_costbar()
+        form.file("image").query_one(Input).focus()
+        model_id = form.text("modelId")
+        if model_id:
+            self._lookup_model(model_id)
+        elif self.app.sandbox:
+            self._pick_first_model()
+        self._validate()
+
+    @property
+    def form(self) -> ParamForm:
+        return self.query_one(ParamForm)
+
+    @property
+    def jobs(self) -> JobPanel:
+        return self.query_one(JobPanel)
+
+    def running_jobs(self) -> int:
+        return self.jobs.running_count
+
+    # --- debounced reactions ---------------------------------------------------------------------
+    def _later(self, key: str, delay: float, callback: Any) -> None:
+        if (timer := self._timers.pop(key, None)) is not None:
+            timer.stop()
+        self._timers[key] = self.set_timer(delay, callback)
+
+    @on(ParamForm.Changed)
+    def _on_form_changed(self) -> None:
+        self._later("validate", VALIDATE_DELAY, self._validate)
+        self._later("save", 1.0, self.save_state)
+
+    @on(Input.Changed, "#param-modelId")
+    def _on_model_typed(self, event: Input.Changed) -> None:
+        self.model = None
+        self.model_problem = None
+        self.query_one("#model-info", Static).update("")
+        if event.value.strip():
+            self._later("model", MODEL_DELAY, lambda: self._lookup_model(event.value.strip()))
+
+    def _values(self) -> dict[str, Any]:
+        values, self.widget_problems = self.form.raw_values()
+        if self.model_problem:
+            self.widget_problems.append(self.model_problem)
+        return values
+
+    def _validate(self) -> None:
+        values = self._values()
+        self.checked = P.check(values, self.model)
+        self.form.show(self.checked, self.widget_problems)
+        blocking = self.blocking()
+        self.query_one("#blockers", Static).update(
+            "" if not blocking else f"✗ {len(blocking)} to fix before submitting: " + "; ".join(map(str, blocking)))
+        if blocking:
+            self.quote_status = "fix the form to see the cost"
+            self._update_costbar()
+        elif self.quote is None or self.quote[0] != self._fingerprint(values):
+            self.quote_status = "quoting…"
+            self._update_costbar()
+            self._later("quote", QUOTE_DELAY, self.action_quote)
+
+    def blocking(self) -> list[P.Problem]:
+        errors = list(self.checked.errors) if self.checked else []
+        return [*self.widget_problems, *(e for e in errors if e not in self.widget_problems)]
+
+    def _fingerprint(self, values: dict[str, Any]) -> str:
+        files = [id(f.loaded) for f in self._file_fields()]
+        return json.dumps([values, files, self.model.id if self.model else None], sort_keys=True, default=str)
+
+    def _file_fields(self) -> list[FileField]:
+        form = self.form
+        return [form.file("image"), form.file("mask"), *(f for f, _ in form.references.rows()),
+                form.file("ipAdapterImage")]
+
+    def _update_costbar(self) -> None:
+        fresh = self.quote is not None and self.checked is not None and self.checked.params is not None and \
+            self.quote[0] == self._fingerprint(self._values())
+        text = Text()
+        if fresh and self.quote:
+            cost = self.quote[1]
+            text.append(f" Cost: {cost.cost:g} CU ", style="bold reverse")
+            if cost.discount:
+                text.append(f" (discount {cost.discount:g})")
+        else:
+            text.append(" Cost: ", style="bold")
+            text.append(self.quote_status)
+        text.append("   ctrl+enter or ctrl+r: submit", style="dim")
+        self.query_one("#costbar", Static).update(text)
+
+    # --- model ----------------------------------------------------------------------------------------
+    @work(exclusive=True, group="model", exit_on_error=False)
+    async def _lookup_model(self, model_id: str) -> None:
+        info = self.query_one("#model-info", Static)
+        info.update("checking model…")
+        problem = None
+        try:
+            model = await self.app.client.get_model(model_id)
+        except NotFoundError:
+            model, problem = None, "no model with this id (ctrl+l lists the compatible ones)"
+        except GoneError:
+            model, problem = None, "this model was retired by Scenario (HTTP 410): pick another"
+        except ApiError as exc:
+            model = None
+            info.update(f"couldn't check the model ({exc}); model-specific limits are not checked")
+        else:
+            if not model.usable:
+                problem = f"{model.name} ({model.type}) can't do inpaint + IP-Adapter"
+            else:
+                info.update(f"{model.name} · {model.type or 'unknown type'}")
+        if self.form.text("modelId") != model_id:
+            return  # the user typed on meanwhile
+        self.model = model if problem is None else None
+        self.model_problem = P.Problem("modelId", problem) if problem else None
+        if problem:
+            info.update("")
+            self.form.touched.add("modelId")
+        self._validate()
+
+    @work(exclusive=True, group="model", exit_on_error=False)
+    async def _pick_first_model(self) -> None:
+        """In the sandbox, start with a usable model so the first run needs no setup."""
+        try:
+            models = await self.app.client.list_models()
+        except ApiError:
+            return
+        if models and not self.form.text("modelId"):
+            self._set_model(models[0])
+
+    def _set_model(self, model: ModelInfo) -> None:
+        self.query_one("#param-modelId", Input).value = model.id  # the lookup that follows fills in its facts
+
+    def action_pick_model(self) -> None:
+        from scenario_tui.ui.screens.model_picker import ModelPicker
+
+        def chosen(result: ModelInfo | str | None) -> None:
+            if isinstance(result, ModelInfo):
+                self._set_model(result)
+            elif result:
+                self.query_one("#param-modelId", Input).value = result
+            self.query_one("#param-modelId", Input).focus()
+
+        self.app.push_screen(ModelPicker(), chosen)
+
+    # --- requests ------------------------------------------------------------------------------------
+    def _encode(self) -> imaging.EncodedInputs:
+        """Data URLs of the chosen files (cached while the same files stay loaded)."""
+        form = self.form
+        image, mask = form.file("image").loaded, form.file("mask").loaded
+        refs = [f.loaded for f, _ in form.references.rows() if f.loaded is not None]
+        single = form.file("ipAdapterImage").loaded
+        all_refs = [*refs, *([single] if single is not None else [])]
+        key = tuple(id(x) for x in (image, mask, *all_refs))
+        if self._encoded is None or self._encoded[0] != key:
+            assert isinstance(mask, imaging.LoadedMask)
+            self._encoded = (key, imaging.encode_inputs(image, mask, all_refs))  # type: ignore[arg-type]
+        return self._encoded[1]
+
+    async def _request(self, values: dict[str, Any]) -> P.InpaintParams:
+        """The validated request with real data URLs in place of the placeholders."""
+        encoded = await asyncio.to_thread(self._encode)
+        values = dict(values)
+        form = self.form
+        if form.file("image").asset_id is None:
+            values["image"] = encoded.image
+        values["mask"] = encoded.mask
+        refs = list(encoded.references)
+        if form.file("ipAdapterImage").loaded is not None:
+            values["ipAdapterImage"] = refs.pop()
+        values["ipAdapterImages"] = refs or None
+        checked = P.check(values, self.model)
+        if checked.params is None:
+            raise ValueError("; ".join(map(str, checked.errors)))
+        return checked.params
+
+    @work(exclusive=True, group="quote", exit_on_error=False)
+    async def action_quote(self) -> None:
+        values = self._values()
+        if self.blocking():
+            return
+        fingerprint = self._fingerprint(values)
+        self.quote_status = "quoting…"
+        self._update_costbar()
+        try:
+            params = await self._request(values)
+            quote = await self.app.client.quote(params)
+        except (ApiError, ValueError, imaging.ImageProblem) as exc:
+            self.quote_status = f"quote failed: {exc} (you can still submit)"
+        else:
+            self.quote = (fingerprint, quote)
+        self._update_costbar()
+
+    def action_submit(self) -> None:
+        if self.submitting:
+            self.notify("Already submitting…", timeout=2)
+            return
+        values = self._values()
+        self.checked = P.check(values, self.model)
+        self.form.touched.update(P.PARAM_INFO)
+        self.form.show(self.checked, self.widget_problems)
+        blocking = self.blocking()
+        if blocking:
+            self.notify(f"{len(blocking)} problem{'s' if len(blocking) > 1 else ''} to fix first: {blocking[0]}",
+                        severity="error", markup=False)
+            self._focus_field(blocking[0].field)
+            return
+        self.submitting = True
+        self._submit(values)
+
+    def _focus_field(self, name: str) -> None:
+        row = self.form.row("ipAdapterImages" if name == "ipAdapterScales" else name)
+        collapsible = next((a for a in row.ancestors if a.__class__.__name__ == "Collapsible"), None)
+        if collapsible is not None:
+            collapsible.collapsed = False  # type: ignore[attr-defined]
+            collapsible.display = True
+        focusable = [w for w in row.query("*") if w.focusable]
+        if focusable:
+            focusable[0].focus()
+        self.form.scroll_to_widget(row)
+
+    def _next_seed(self) -> str | None:
+        mode = self.form.seed_mode
+        if mode == "random":
+            return str(secrets.randbelow(2**32))
+        return self.form.text("seed")
+
+    @work(exclusive=True, group="submit", exit_on_error=False)
+    async def _submit(self, values: dict[str, Any]) -> None:
+        try:
+            await self._submit_now(values)
+        finally:
+            self.set_timer(SUBMIT_COOLDOWN, self._release_submit)
+
+    def _release_submit(self) -> None:
+        self.submitting = False
+
+    async def _submit_now(self, values: dict[str, Any]) -> None:
+        app = self.app
+        seed = self._next_seed()
+        values = {**values, "seed": seed}
+        try:
+            params = await self._request(values)
+        except (ValueError, imaging.ImageProblem) as exc:
+            self.notify(f"Not submitted: {exc}", severity="error", markup=False)
+            return
+        fingerprint = self._fingerprint({**values, "seed": None if self.form.seed_mode == "random" else seed})
+        quote = self.quote[1] if self.quote and self.quote[0] == fingerprint else None
+        if quote is None:
+            try:
+                quote = await app.client.quote(params)
+            except ApiError as exc:
+                self.notify(f"Couldn't quote ({exc}); submitting anyway.", severity="warning", markup=False)
+        if quote is not None and quote.cost > app.settings.confirm_above:
+            question = f"This job is quoted at {quote.cost:g} creative units (above your {app.settings.confirm_above:g} " \
+                       "CU threshold). Submit it?"
+            if not await app.push_screen_wait(ConfirmScreen(question, yes="Submit", no="Cancel")):
+                return
+        model_name = self.model.name if self.model else params.modelId
+        record = {**params.record(), "model": {"id": params.modelId, "name": model_name,
+                                               "type": self.model.type if self.model else None}}
+        entry = self.jobs.add_submitting(record, params.seed, model_name)
+        local = app.ledger.intent(mode="sandbox" if app.sandbox else "live", record=record)
+        try:
+            submission = await app.client.generate(params)
+        except ApiError as exc:
+            unsure = isinstance(exc, (NetworkError, ServerError))
+            if unsure:
+                app.ledger.unsure(local, str(exc))
+            hint = " The request may still have created a job: check app.scenario.com before retrying." if unsure else ""
+            self.jobs.submit_failed(entry, f"not submitted: {exc}.{hint}")
+            return
+        app.ledger.submitted(local, submission.job.id, submission.cost)
+        self.jobs.submitted(entry, submission)
+        if self.form.seed_mode == "increment" and seed is not None:
+            self.query_one("#param-seed", Input).value = str(int(seed) + 1)
+        self.save_state()
+
+    # --- files, size and preview -----------------------------------------------------------------------
+    @on(FileField.Changed)
+    def _on_file(self, event: FileField.Changed) -> None:
+        field = event.file_field
+        if field.id == "file-image":
+            loaded = field.loaded
+            self.form.file("mask").image_size = loaded.size if isinstance(loaded, imaging.LoadedImage) else None
+        if field.id in ("file-image", "file-mask") or isinstance(field.parent, ReferenceList) or \
+                any(isinstance(a, ReferenceList) for a in field.ancestors):
+            self._later("preview", 0.05, self.action_preview_inputs)
+
+    @on(ReferenceList.Changed)
+    def _on_refs(self) -> None:
+        self._later("preview", 0.05, self.action_preview_inputs)
+
+    def action_preview_inputs(self) -> None:
+        form = self.form
+        image, mask = form.file("image").loaded, form.file("mask").loaded
+        items: list[PreviewItem] = []
+        if isinstance(image, imaging.LoadedImage):
+            if isinstance(mask, imaging.LoadedMask) and mask.image.size == image.size:
+                items.append(PreviewItem("Input + mask", None, imaging.mask_overlay(
+                    imaging.thumbnail(image.image, (800, 800)), imaging.thumbnail(mask.image, (800, 800)))))
+            items.append(PreviewItem(f"Input · {image.path.name if image.path else ''}", image.path, None))
+        if isinstance(mask, imaging.LoadedMask):
+            items.append(PreviewItem(f"Mask · {mask.coverage:.1f} % repainted", mask.path, None))
+        for n, (field, _) in enumerate(form.references.rows(), start=1):
+            if isinstance(field.loaded, imaging.LoadedImage):
+                items.append(PreviewItem(f"Reference {n}", field.loaded.path, None))
+        if items:
+            self.query_one(Preview).show(items)
+
+    @on(JobPanel.Finished)
+    def _on_job_finished(self, event: JobPanel.Finished) -> None:
+        self._show_results(event.entry)
+        entry = event.entry
+        if entry.results:
+            self.notify(f"Job {entry.job_id}: {len(entry.results)} result(s) saved", markup=False)
+        elif entry.error:
+            self.notify(f"Job {entry.job_id} {entry.raw_status}: {entry.error}", severity="error", markup=False)
+
+    @on(JobPanel.Selected)
+    def _on_job_selected(self, event: JobPanel.Selected) -> None:
+        self._show_results(event.entry)
+
+    def _show_results(self, entry: Any) -> None:
+        if entry.results:
+            self.query_one(Preview).show([PreviewItem(f"{entry.job_id} · {p.name}", p, None) for p in entry.results])
+
+    @on(Input.Changed, "#param-width")
+    def _on_width(self, event: Input.Changed) -> None:
+        self._keep_aspect("width", event.value)
+
+    @on(Input.Changed, "#param-height")
+    def _on_height(self, event: Input.Changed) -> None:
+        self._keep_aspect("height", event.value)
+
+    def _keep_aspect(self, changed: str, text: str) -> None:
+        image = self.form.file("image").loaded
+        if not self.query_one("#aspect-lock", Switch).value or not isinstance(image, imaging.LoadedImage):
+            return
+        if not text.isdigit() or self.app.focused is not self.query_one(f"#param-{changed}"):
+            return  # only follow the user's typing, not our own update
+        w, h = image.size
+        value = int(text)
+        other = "height" if changed == "width" else "width"
+        derived = value * h / w if changed == "width" else value * w / h
+        self.query_one(f"#param-{other}", Input).value = str(max(8, round(derived / 8) * 8))
+
+    def on_button_pressed(self, event: Any) -> None:
+        button_id = event.button.id
+        if button_id == "pick-model":
+            event.stop()
+            self.action_pick_model()
+        elif button_id == "match-input":
+            event.stop()
+            self.action_match_input()
+
+    def action_match_input(self) -> None:
+        image = self.form.file("image").loaded
+        if not isinstance(image, imaging.LoadedImage):
+            self.notify("Pick an input image first.", severity="warning")
+            return
+        lo, hi = P.rules_for(self.model.type if self.model else None).size
+        width, height = imaging.suggest_size(*image.size, lo, hi)
+        self.query_one("#param-width", Input).value = str(width)
+        self.query_one("#param-height", Input).value = str(height)
+
+    # --- focus, toggles, commands --------------------------------------------------------------------
+    def action_focus_form(self) -> None:
+        self.form.focus_next()  # type: ignore[attr-defined]
+
+    def action_focus_jobs(self) -> None:
+        self.jobs.focus()
+
+    def action_focus_preview(self) -> None:
+        self.query_one(Preview).focus()
+
+    def action_toggle_deprecated(self) -> None:
+        shown = self.form.toggle_deprecated()
+        self.notify("Deprecated fields shown" if shown else "Deprecated fields hidden", timeout=2)
+        self.save_state()
+
+    def commands(self) -> Iterator[SystemCommand]:
+        yield SystemCommand("Submit", "Quote, confirm if needed, and submit the job", self.action_submit)
+        yield SystemCommand("Quote now", "Ask for the cost of the current form (dry run)", self.action_quote)
+        yield SystemCommand("Pick a model", "List the models that can do inpaint + IP-Adapter", self.action_pick_model)
+        yield SystemCommand("Match input size", "Set width and height from the input image",
+                            self.action_match_input)
+        yield SystemCommand("Show inputs", "Preview the input with its mask, and the references",
+                            self.action_preview_inputs)
+        yield SystemCommand("Toggle deprecated fields", "Show or hide the deprecated parameters",
+                            self.action_toggle_deprecated)
+        yield SystemCommand("Focus form", "Move to the parameter form", self.action_focus_form)
+        yield SystemCommand("Focus jobs", "Move to the job panel", self.action_focus_jobs)
+        yield SystemCommand("Focus preview", "Move to the preview", self.action_focus_preview)
+        yield SystemCommand("Cancel selected job", "Ask the server to cancel the job selected in the job panel",
+                            self.jobs.action_cancel)
+
+    # --- persistence -------------------------------------------------------------------------------------
+    def save_state(self) -> None:
+        form = self.form
+        state = self.app.ui_state
+        state.values = {n: v for n in form.plain_names() if (v := form.text(n)) is not None and n != "seed"}
+        if form.seed_mode != "random" and form.text("seed"):
+            state.values["seed"] = form.text("seed")
+        state.seed_mode = form.seed_mode
+        state.image = form.file("image").value
+        state.mask = form.file("mask").value
+        state.references = [(f.value, scale) for f, scale in form.references.rows() if f.value]
+        state.show_deprecated = form.show_deprecated
+        try:
+            state.save()
+        except OSError as exc:
+            self.notify(f"Couldn't save the form for next time: {exc}", severity="warning", markup=False)
+
+    def on_unmount(self) -> None:
+        self.save_state()

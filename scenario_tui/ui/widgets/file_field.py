@@ -1,0 +1,376 @@
+"""An input for an image, mask or reference: a path (or asset id) with completion, browsing and an inline check."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Literal, Protocol, Self, cast
+
+from PIL.Image import Image as PILImage
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.reactive import reactive
+from textual.suggester import Suggester
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Button, Input, Static
+from textual_fspicker import FileOpen, Filters
+
+from scenario_tui.core.imaging import (
+    ImageProblem,
+    LoadedImage,
+    LoadedMask,
+    MaskSizeMismatch,
+    describe,
+    load_image,
+    load_mask,
+    resize_mask,
+    thumbnail,
+)
+from scenario_tui.core.params import is_asset_id
+from scenario_tui.ui.state import UiState
+
+Role = Literal["image", "mask", "reference"]
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
+THUMB_CELLS = (8, 3)
+"""Largest thumbnail, in terminal cells (columns, rows)."""
+
+_THUMB_PIXELS = (160, 120)  # enough for 8×3 cells of 20×40 px; the image widget scales the rest
+_SCAN_LIMIT = 2000
+_DEBOUNCE = 0.3
+_ASSET_INFO = "asset id (sent as is)"
+_MASK_ASSET = "masks must be files here; use the Mask asset id field for an uploaded mask"
+_PLACEHOLDERS: dict[Role, str] = {
+    "image": "path to an image, or an asset id",
+    "reference": "path to an image, or an asset id",
+    "mask": "path to a mask image (white or transparent = repaint)",
+}
+
+
+class _Host(Protocol):
+    """What FileField needs from the app."""
+
+    image_cls: type[Widget] | None
+    ui_state: UiState
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+# --- path completion -------------------------------------------------------------------------
+
+
+def _completion(entry: os.DirEntry[str]) -> str | None:
+    """The entry's name as a completion: directories with a trailing "/", image files as is."""
+    try:
+        if entry.is_dir():
+            return entry.name + "/"
+        if entry.is_file() and is_image_path(Path(entry.name)):
+            return entry.name
+    except OSError:
+        pass
+    return None
+
+
+def complete_path(value: str) -> str | None:
+    """``value`` completed with the alphabetically first matching directory or image file, or None."""
+    if not value:
+        return None
+    stem = value.rpartition("/")[2]
+    folder_text = value[: len(value) - len(stem)]
+    folder = Path(folder_text).expanduser() if folder_text else Path.cwd()
+    wanted, show_hidden = stem.casefold(), stem.startswith(".")
+    best: str | None = None
+    try:
+        with os.scandir(folder) as entries:
+            for entry in itertools.islice(entries, _SCAN_LIMIT):
+                name = entry.name
+                if not name.casefold().startswith(wanted) or (name.startswith(".") and not show_hidden):
+                    continue
+                found = _completion(entry)
+                if found is not None and (best is None or found.casefold() < best.casefold()):
+                    best = found
+    except OSError:
+        return None
+    return None if best is None else folder_text + best
+
+
+class PathSuggester(Suggester):
+    """Suggests directories and image files as a path is typed (``~`` expanded, relative to the cwd)."""
+
+    def __init__(self) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+
+    async def get_suggestion(self, value: str) -> str | None:
+        return await asyncio.to_thread(complete_path, value)
+
+
+# --- loading (runs in a thread) --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """The result of one load: a value, an asset id, a problem, or nothing (empty text)."""
+
+    loaded: LoadedImage | LoadedMask | None = None
+    asset_id: str | None = None
+    info: str = ""
+    problem: str | None = None
+    mismatch: MaskSizeMismatch | None = None
+    thumb: PILImage | None = None
+
+
+def _thumb(image: PILImage, wanted: bool) -> PILImage | None:
+    return thumbnail(image, _THUMB_PIXELS) if wanted else None
+
+
+def _with_notes(text: str, notes: tuple[str, ...]) -> str:
+    return "; ".join((text, *notes))
+
+
+def _mask_outcome(mask: LoadedMask, thumbs: bool) -> _Outcome:
+    width, height = mask.image.size
+    info = _with_notes(f"{width}×{height} mask, coverage {mask.coverage:.1f} %", mask.notes)
+    return _Outcome(loaded=mask, info=info, thumb=_thumb(mask.image, thumbs))
+
+
+def _resolve(role: Role, text: str, image_size: tuple[int, int] | None, thumbs: bool) -> _Outcome:
+    if not text:
+        return _Outcome()
+    path = Path(text).expanduser()
+    if is_asset_id(text) and not path.exists():
+        if role == "mask":
+            return _Outcome(problem=f"{text}: {_MASK_ASSET}")
+        return _Outcome(asset_id=text, info=_ASSET_INFO)
+    try:
+        if role == "mask":
+            return _mask_outcome(load_mask(path, image_size), thumbs)
+        image = load_image(path)
+    except MaskSizeMismatch as exc:
+        return _Outcome(problem=str(exc), mismatch=exc, thumb=_thumb(exc.mask.image, thumbs))
+    except ImageProblem as exc:
+        return _Outcome(problem=str(exc))
+    return _Outcome(loaded=image, info=_with_notes(describe(image), image.notes), thumb=_thumb(image.image, thumbs))
+
+
+def _resized(mismatch: MaskSizeMismatch, thumbs: bool) -> _Outcome:
+    try:
+        return _mask_outcome(resize_mask(mismatch.mask, mismatch.image_size), thumbs)
+    except ImageProblem as exc:
+        return _Outcome(problem=str(exc))
+
+
+def _cell_box(size: tuple[int, int]) -> tuple[int, int]:
+    """Thumbnail size in cells within THUMB_CELLS, keeping the aspect (cells are ~twice as tall as wide)."""
+    cols, rows = THUMB_CELLS
+    width, height = size
+    ratio = 2 * width / height
+    if ratio >= cols / rows:
+        return cols, max(1, round(cols / ratio))
+    return max(1, round(rows * ratio)), rows
+
+
+# --- the widget ------------------------------------------------------------------------------
+
+
+class FileField(Widget):
+    """A path or asset id with a Browse button and a status line: thumbnail and info, or the problem.
+
+    Files are loaded in a worker 0.3 s after typing stops, on Enter and on leaving the input;
+    every outcome posts :class:`FileField.Changed`. For masks, set ``image_size`` to check the size.
+    """
+
+    DEFAULT_CSS = """
+    FileField { height: auto; }
+    FileField > .file-row { height: auto; }
+    FileField .file-path { width: 1fr; }
+    FileField .file-browse { width: auto; min-width: 10; }
+    FileField > .file-status { height: auto; padding: 0 1; }
+    FileField .file-thumb { display: none; margin-right: 1; }
+    FileField .file-info { width: 1fr; height: auto; color: $text-muted; }
+    FileField .file-info.-problem { color: $text-error; }
+    FileField .file-resize { display: none; margin-left: 1; }
+    """
+
+    BINDINGS = [
+        Binding("ctrl+o", "browse", "Browse"),
+        Binding("ctrl+r", "resize_mask", "Resize mask"),
+    ]
+
+    image_size: reactive[tuple[int, int] | None] = reactive(None, init=False)
+    """Size of the input image; a mask of another size is refused with an offer to resize it."""
+
+    class Changed(Message):
+        """Posted after every load outcome: loaded, asset id, problem, or cleared."""
+
+        def __init__(self, file_field: FileField) -> None:
+            super().__init__()
+            self.file_field = file_field
+
+        @property
+        def control(self) -> FileField:
+            return self.file_field
+
+    def __init__(self, role: Role, value: str = "", *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.role: Role = role
+        self._input = Input(value, placeholder=_PLACEHOLDERS[role], suggester=PathSuggester(), classes="file-path")
+        self._info = Static("", markup=False, classes="file-info")
+        self._resize = Button("Resize mask", compact=True, classes="file-resize")
+        self._thumb: Widget | None = None
+        self._debounce: Timer | None = None
+        self._requested: str | None = None
+        self._outcome = _Outcome()
+
+    @property
+    def _host(self) -> _Host:
+        return cast(_Host, self.app)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="file-row"):
+            yield self._input
+            yield Button("Browse", classes="file-browse")
+        with Horizontal(classes="file-status"):
+            if (image_cls := self._host.image_cls) is not None:
+                self._thumb = image_cls(classes="file-thumb")
+                yield self._thumb
+            yield self._info
+            yield self._resize
+
+    def on_mount(self) -> None:
+        if self._input.value.strip():
+            self._load()
+
+    # --- public surface
+
+    @property
+    def value(self) -> str:
+        """The text as typed."""
+        return self._input.value
+
+    @property
+    def loaded(self) -> LoadedImage | LoadedMask | None:
+        return self._outcome.loaded
+
+    @property
+    def asset_id(self) -> str | None:
+        return self._outcome.asset_id
+
+    @property
+    def problem(self) -> str | None:
+        return self._outcome.problem
+
+    def set_value(self, text: str) -> None:
+        """Replace the text (e.g. restoring saved state) and load it now."""
+        with self._input.prevent(Input.Changed):
+            self._input.value = text
+        if self.is_mounted:
+            self._load()
+
+    def focus(self, scroll_visible: bool = True) -> Self:
+        """Focus the path input."""
+        self._input.focus(scroll_visible)
+        return self
+
+    # --- loading
+
+    def watch_image_size(self) -> None:
+        if self.role == "mask" and self.is_mounted and self._input.value.strip():
+            self._load()
+
+    @on(Input.Changed, ".file-path")
+    def _typed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(_DEBOUNCE, self._load)
+
+    @on(Input.Submitted, ".file-path")
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._load()
+
+    @on(Input.Blurred, ".file-path")
+    def _blurred(self) -> None:
+        if self._input.value.strip() != self._requested:
+            self._load()
+
+    def _load(self) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+            self._debounce = None
+        self._requested = text = self._input.value.strip()
+        self._start(partial(_resolve, self.role, text, self.image_size, self._thumb is not None))
+
+    def _start(self, job: Callable[[], _Outcome]) -> None:
+        self.run_worker(self._run(job), group="file-load", exclusive=True, exit_on_error=False)
+
+    async def _run(self, job: Callable[[], _Outcome]) -> None:
+        try:
+            outcome = await asyncio.to_thread(job)
+        except Exception as exc:  # noqa: BLE001 - a decoder bug must show as a problem, not end the app
+            outcome = _Outcome(problem=f"can't load this file ({type(exc).__name__}: {exc})")
+        self._show(outcome)
+
+    def _show(self, outcome: _Outcome) -> None:
+        self._outcome = outcome
+        self._info.update(outcome.problem or outcome.info)
+        self._info.set_class(outcome.problem is not None, "-problem")
+        self._resize.display = outcome.mismatch is not None
+        if self._thumb is not None:
+            self._thumb.image = outcome.thumb  # type: ignore[attr-defined]
+            self._thumb.display = outcome.thumb is not None
+            if outcome.thumb is not None:
+                self._thumb.styles.width, self._thumb.styles.height = _cell_box(outcome.thumb.size)
+        self.refresh_bindings()
+        self.post_message(self.Changed(self))
+
+    # --- actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "resize_mask":
+            return self._outcome.mismatch is not None
+        return True
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button is self._resize:
+            self.action_resize_mask()
+        else:
+            self.action_browse()
+
+    def action_resize_mask(self) -> None:
+        if (mismatch := self._outcome.mismatch) is not None:
+            self._start(partial(_resized, mismatch, self._thumb is not None))
+
+    def action_browse(self) -> None:
+        filters = Filters(("Images", is_image_path), ("All files", lambda _: True))
+        self.app.push_screen(FileOpen(self._browse_folder(), filters=filters, must_exist=True), self._picked)
+
+    def _browse_folder(self) -> Path:
+        """The current value's folder when it exists, else where the user last browsed."""
+        text = self._input.value.strip()
+        if text:
+            path = Path(text).expanduser()
+            folder = path if path.is_dir() else path.parent
+            if folder.is_dir() and (path.exists() or "/" in text):
+                return folder
+        return self._host.ui_state.start_folder()
+
+    def _picked(self, path: Path | None) -> None:
+        if path is None:
+            return
+        self._host.ui_state.last_folder = str(path.parent)
+        self.set_value(str(path))
+        self.focus()

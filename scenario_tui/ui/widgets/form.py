@@ -1,0 +1,253 @@
+"""The parameter form, generated from ``core.params``: one row per parameter, grouped.
+
+Each row shows the label with its range and documented default, the right widget for the type,
+help text while focused, and the model's own message under the field as the user types.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Button, Collapsible, Input, Label, Select, Static, Switch, TextArea
+
+from scenario_tui.core import params as P
+from scenario_tui.ui.widgets.file_field import FileField
+from scenario_tui.ui.widgets.references import ReferenceList
+
+# A tiny valid PNG standing in for a loaded file while typing: the model checks presence and
+# form, the real data URL is built only when quoting or submitting.
+PLACEHOLDER_IMAGE = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVQYV2NgYAAAAAMAAWgmW"
+                     "Q0AAAAASUVORK5CYII=")
+SEED_MODES = (("Random each run", "random"), ("Fixed", "fixed"), ("Increment each run", "increment"))
+# Parameters with no row of their own: scales live in the reference list; the quote is the dry run.
+_NO_ROW = {"ipAdapterScales", "dryRun"}
+# Parameters read from file widgets rather than ``ParamForm.text``.
+_FILES = {"image", "mask", "ipAdapterImage", "ipAdapterImages"}
+
+
+def describe_field(name: str) -> str:
+    """Label with range and default, e.g. ``Strength  (0.01–1 · default 0.75)``."""
+    limits = P.limits_text(name)
+    return P.label(name) + (f"  ({limits})" if limits else "")
+
+
+class ParamRow(Vertical):
+    """Label, input widget(s), help (visible while focused) and the field's messages."""
+
+    def __init__(self, name: str, *children: Widget) -> None:
+        super().__init__(id=f"row-{name}", classes="param-row")
+        self.param = name
+        self._children = children
+
+    def compose(self) -> ComposeResult:
+        yield Label(describe_field(self.param), classes="param-label", markup=False)
+        yield from self._children
+        yield Static(P.help_text(self.param), classes="param-help", markup=False)
+        yield Static("", classes="param-error", markup=False)
+
+    def show_problems(self, problems: tuple[P.Problem, ...]) -> None:
+        error = self.query_one(".param-error", Static)
+        error.update("\n".join(("⚠ " if p.severity == "warning" else "✗ ") + p.message for p in problems))
+        error.set_class(any(p.severity == "error" for p in problems), "-error")
+        error.set_class(bool(problems), "-shown")
+
+
+def _widget_for(name: str, value: Any) -> Widget:
+    """The input widget a plain parameter gets, from its type."""
+    kind = P.PARAM_INFO[name].kind
+    base = P.base_type(name)
+    wid = f"param-{name}"
+    if kind == "prompt":
+        area = TextArea(str(value or ""), id=wid, soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
+                        classes="prompt")
+        return area
+    if base is bool:
+        return Switch(value=bool(value), id=wid)
+    if typing.get_origin(base) is Literal:
+        options = [(str(v), v) for v in typing.get_args(base)]
+        default = P.PARAM_INFO[name].shown_default
+        prompt = f"default ({default})" if default else "model's default"
+        return Select(options, value=value if value in typing.get_args(base) else Select.NULL, id=wid, prompt=prompt)
+    placeholder = ""
+    if P.PARAM_INFO[name].shown_default is not None:
+        placeholder = f"{P.PARAM_INFO[name].shown_default}"
+    elif kind == "concepts":
+        placeholder = "model_id:scale[:epoch], …"
+    elif kind == "assets":
+        placeholder = "asset ids, separated by commas"
+    elif kind == "asset" or name in ("baseModelId", "modelEpoch"):
+        placeholder = "(not sent)"
+    input_type: Literal["integer", "number", "text"] = "integer" if base is int else "number" if base is float else "text"
+    # The model is the validator: no Input-level validators, so messages come from one place.
+    return Input(str(value) if value is not None else "", placeholder=placeholder, id=wid, type=input_type,
+                 validate_on=(), select_on_focus=False)
+
+
+class ParamForm(VerticalScroll):
+    """Every documented parameter, grouped as in ``params.Group``, each with inline validation."""
+
+    class Changed(Message):
+        """Any value changed (typed, picked, loaded)."""
+
+    def __init__(self, values: dict[str, Any], *, show_deprecated: bool = False, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._initial = values
+        self.show_deprecated = show_deprecated
+        self.touched: set[str] = set()
+
+    # --- building ----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        for group in P.Group:
+            if group is P.Group.REQUEST:
+                continue
+            rows = [row for n in P.fields_in(group) if n not in _NO_ROW for row in self._rows(n)]
+            if not rows:
+                continue
+            collapsed = group in (P.Group.ADVANCED, P.Group.DEPRECATED)
+            box = Collapsible(*rows, title=group.value, collapsed=collapsed, id=f"group-{group.name.lower()}")
+            if group is P.Group.DEPRECATED:
+                box.display = self.show_deprecated
+            yield box
+
+    def _rows(self, name: str) -> Iterator[Widget]:
+        value = self._initial.get(name)
+        if name in ("image", "mask"):
+            yield ParamRow(name, FileField(name, id=f"file-{name}"))
+        elif name == "ipAdapterImage":
+            yield ParamRow(name, FileField("reference", id="file-ipAdapterImage"))
+        elif name == "ipAdapterImages":
+            yield ParamRow(name, ReferenceList(id="references"))
+        elif name == "modelId":
+            yield ParamRow(name, Horizontal(
+                Input(str(value or ""), placeholder="model id, or press the button / ctrl+l", id="param-modelId"),
+                Button("Models…", id="pick-model", compact=True), classes="inline"),
+                Static("", id="model-info", markup=False))
+        elif name == "seed":
+            mode = self._initial.get("_seed_mode", "random")
+            yield ParamRow(name, Horizontal(
+                Select(SEED_MODES, value=mode, allow_blank=False, id="seed-mode", compact=True),
+                Input(str(value or ""), placeholder="random", id="param-seed", type="integer", validate_on=(),
+                      disabled=mode == "random"),
+                classes="inline"))
+        elif name == "width":
+            yield ParamRow(name, _widget_for(name, value))
+        elif name == "height":
+            yield ParamRow(name, _widget_for(name, value))
+            yield Horizontal(Button("Match input", id="match-input", compact=True),
+                             Label("Lock aspect", classes="switch-label"), Switch(id="aspect-lock"),
+                             classes="inline size-tools")
+        else:
+            yield ParamRow(name, _widget_for(name, value))
+
+    # --- reading -------------------------------------------------------------------------------
+    def file(self, name: Literal["image", "mask", "ipAdapterImage"]) -> FileField:
+        return self.query_one(f"#file-{name}", FileField)
+
+    @property
+    def references(self) -> ReferenceList:
+        return self.query_one(ReferenceList)
+
+    def text(self, name: str) -> Any:
+        """The raw value of a plain parameter's widget (``None`` = not set)."""
+        widget = self.query_one(f"#param-{name}")
+        if isinstance(widget, Switch):
+            return True if widget.value else None
+        if isinstance(widget, Select):
+            return None if widget.value is Select.NULL else widget.value
+        if isinstance(widget, TextArea):
+            return widget.text.strip() or None
+        assert isinstance(widget, Input)
+        return widget.value.strip() or None
+
+    @property
+    def seed_mode(self) -> str:
+        return str(self.query_one("#seed-mode", Select).value)
+
+    def plain_names(self) -> list[str]:
+        return [n for n in P.PARAM_INFO if n not in _NO_ROW | _FILES]
+
+    def raw_values(self) -> tuple[dict[str, Any], list[P.Problem]]:
+        """Values for ``params.check`` (files as placeholders), and problems only the widgets know."""
+        values: dict[str, Any] = {}
+        problems: list[P.Problem] = []
+        for name in self.plain_names():
+            values[name] = self.text(name)
+        if self.seed_mode == "random":
+            values["seed"] = None
+        if values.get("concepts"):
+            try:
+                values["concepts"] = [P.parse_concept(c) for c in values["concepts"].split(",") if c.strip()]
+            except ValueError as exc:
+                problems.append(P.Problem("concepts", str(exc)))
+                values["concepts"] = None
+        if values.get("ipAdapterImageIds"):
+            values["ipAdapterImageIds"] = [x for x in values["ipAdapterImageIds"].replace(",", " ").split() if x]
+        for name in ("image", "mask", "ipAdapterImage"):
+            field = self.file(name)  # type: ignore[arg-type]
+            values[name] = field.asset_id or (PLACEHOLDER_IMAGE if field.loaded is not None else None)
+            if field.problem:
+                problems.append(P.Problem(name, field.problem))
+        refs, scales, any_scale = [], [], False
+        for position, (field, scale) in enumerate(self.references.rows(), start=1):
+            if field.problem:
+                problems.append(P.Problem("ipAdapterImages", f"reference {position}: {field.problem}"))
+            if field.loaded is None:
+                continue
+            refs.append(PLACEHOLDER_IMAGE)
+            any_scale = any_scale or bool(scale.strip())
+            scales.append(scale.strip() or P.DEFAULT_REFERENCE_SCALE)
+        values["ipAdapterImages"] = refs or None
+        values["ipAdapterScales"] = scales if any_scale else None
+        return values, problems
+
+    # --- showing -------------------------------------------------------------------------------
+    def show(self, checked: P.Checked, widget_problems: list[P.Problem]) -> None:
+        """Messages under the fields the user has touched; the summary lists the rest."""
+        every = (*widget_problems, *checked.problems)
+        for row in self.query(ParamRow):
+            mine = tuple(p for p in every if p.field == row.param)
+            if row.param in _FILES:
+                mine = tuple(p for p in mine if p not in widget_problems)  # the file field shows its own
+            row.show_problems(mine if row.param in self.touched else tuple(p for p in mine if p.severity == "warning"))
+
+    def row(self, name: str) -> ParamRow:
+        return self.query_one(f"#row-{name}", ParamRow)
+
+    def toggle_deprecated(self) -> bool:
+        self.show_deprecated = not self.show_deprecated
+        box = self.query_one("#group-deprecated", Collapsible)
+        box.display = self.show_deprecated
+        box.collapsed = not self.show_deprecated
+        return self.show_deprecated
+
+    # --- events --------------------------------------------------------------------------------
+    def _changed(self, widget: Widget | None) -> None:
+        row = next((a for a in (widget.ancestors if widget else []) if isinstance(a, ParamRow)), None)
+        if row is not None:
+            self.touched.add(row.param)
+        self.post_message(self.Changed())
+
+    @on(Input.Changed)
+    @on(Switch.Changed)
+    @on(Select.Changed)
+    @on(TextArea.Changed)
+    def _on_value(self, event: Message) -> None:
+        event.stop()
+        control = getattr(event, "control", None)
+        if control is not None and control.id == "seed-mode":
+            self.query_one("#param-seed", Input).disabled = self.seed_mode == "random"
+        self._changed(control)
+
+    @on(FileField.Changed)
+    @on(ReferenceList.Changed)
+    def _on_file(self, event: Message) -> None:
+        event.stop()
+        control = getattr(event, "file_field", None) or getattr(event, "reference_list", None)
+        self._changed(control)

@@ -1,0 +1,232 @@
+"""The preview pane: one image at a time (or a contact sheet of all), decoded off the UI thread."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+from rich.text import Text
+from textual import events, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.widget import Widget
+from textual.widgets import Static
+from textual.worker import get_current_worker
+
+from scenario_tui.core.imaging import ImageProblem, contact_sheet, load_image, thumbnail
+
+CELL_PIXELS = (10, 20)
+"""Pixels assumed per terminal cell when pre-scaling images to the pane."""
+EMPTY_HINT = "Pick an input image and a mask to preview them here; results appear here when a job finishes."
+_GAP = 4
+
+
+@dataclass
+class PreviewItem:
+    """Something to preview: a file to decode, or an image already loaded."""
+
+    title: str
+    path: Path | None = None
+    image: Image.Image | None = None
+
+
+@dataclass(frozen=True)
+class _View:
+    """What the pane shows after a render: an image, or text (errors, listings, hints)."""
+
+    title: str
+    caption: str = ""
+    image: Image.Image | None = None
+    text: str = ""
+
+
+def _decode(item: PreviewItem) -> Image.Image:
+    if item.image is not None:
+        return item.image
+    if item.path is None:
+        raise ImageProblem(f"{item.title}: nothing to show")
+    return load_image(item.path).image
+
+
+def _single_view(item: PreviewItem, title: str, max_px: tuple[int, int]) -> _View:
+    caption = str(item.path) if item.path else ""
+    try:
+        return _View(title, caption, image=thumbnail(_decode(item), max_px))
+    except ImageProblem as exc:
+        return _View(title, caption, text=str(exc))
+
+
+def _grid_shape(count: int, max_px: tuple[int, int]) -> tuple[int, tuple[int, int]]:
+    """Columns and cell size that make the most of the pane for ``count`` roughly square images."""
+    width, height = max_px
+
+    def cell(columns: int) -> tuple[int, int]:
+        rows = math.ceil(count / columns)
+        return max(1, (width - (columns - 1) * _GAP) // columns), max(1, (height - (rows - 1) * _GAP) // rows)
+
+    columns = max(range(1, count + 1), key=lambda c: min(cell(c)))
+    return columns, cell(columns)
+
+
+def _grid_view(items: Sequence[PreviewItem], max_px: tuple[int, int]) -> _View:
+    images: list[Image.Image] = []
+    problems: list[str] = []
+    for item in items:
+        try:
+            images.append(_decode(item))
+        except ImageProblem as exc:
+            problems.append(str(exc))
+    title = f"grid · {len(images)} of {len(items)}"
+    if not images:
+        return _View(title, text="\n".join(problems))
+    columns, cell = _grid_shape(len(images), max_px)
+    return _View(title, "; ".join(problems), image=contact_sheet(images, columns, cell, _GAP))
+
+
+def _size_of(item: PreviewItem) -> str:
+    if item.image is not None:
+        return "{}×{}".format(*item.image.size)
+    if item.path is None:
+        return "no file"
+    try:
+        with Image.open(item.path) as im:
+            return "{}×{}".format(*im.size)
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        return f"unreadable: {exc}"
+
+
+def _listing_view(items: Sequence[PreviewItem], index: int, title: str) -> _View:
+    lines = [
+        f"{'›' if i == index else ' '} {item.path or item.title} ({_size_of(item)})" for i, item in enumerate(items)
+    ]
+    return _View(title, "no terminal graphics: paths only", text="\n".join(lines))
+
+
+class Preview(Widget, can_focus=True):
+    """Shows one item at a time; keys step through the items or toggle a contact sheet of them all.
+
+    Renders only on ``show``, navigation and resize, never on a timer (Sixel flickers when redrawn);
+    title and caption are one line each, so the image area keeps its size whatever they say.
+    """
+
+    DEFAULT_CSS = """
+    Preview { layout: vertical; overflow: hidden; height: 1fr; }
+    Preview #preview-title { height: 1; text-style: bold; }
+    Preview #preview-body { height: 1fr; align: center middle; overflow: hidden; }
+    Preview #preview-image { width: auto; height: auto; }
+    Preview #preview-text { width: 1fr; height: auto; }
+    Preview #preview-caption { height: 1; color: $text-muted; }
+    """
+
+    BINDINGS = [
+        Binding("right", "step(1)", "Next image"),
+        Binding("]", "step(1)", "Next image", show=False),
+        Binding("left", "step(-1)", "Previous image"),
+        Binding("[", "step(-1)", "Previous image", show=False),
+        Binding("g", "grid", "Grid"),
+    ]
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.items: list[PreviewItem] = []
+        self.index = 0
+        self.grid = False
+        self._generation = 0  # renders started; a finished render older than the latest is dropped
+        self._rendered_size: tuple[int, int] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="preview-title")
+        with Container(id="preview-body"):
+            if self.app.image_cls is not None:
+                yield self.app.image_cls(id="preview-image")
+            yield Static(id="preview-text")
+        yield Static(id="preview-caption")
+
+    def on_mount(self) -> None:
+        self._redraw()
+
+    def show(self, items: Sequence[PreviewItem], index: int = 0) -> None:
+        """Replace the items and show the one at ``index``."""
+        self.items = list(items)
+        self.index = max(0, min(index, len(self.items) - 1))
+        self.grid = False
+        self.refresh_bindings()
+        self._redraw()
+
+    @property
+    def max_pixels(self) -> tuple[int, int]:
+        """The largest image, in pixels, the body can show at the assumed cell size."""
+        body = self.query_one("#preview-body").content_size
+        return max(1, body.width) * CELL_PIXELS[0], max(1, body.height) * CELL_PIXELS[1]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "step":
+            return len(self.items) > 1 and not self.grid
+        if action == "grid":
+            return len(self.items) > 1 and self.app.image_cls is not None
+        return True
+
+    def action_step(self, step: int) -> None:
+        self.index = (self.index + step) % len(self.items)
+        self._redraw()
+
+    def action_grid(self) -> None:
+        self.grid = not self.grid
+        self.refresh_bindings()
+        self._redraw()
+
+    def on_resize(self, event: events.Resize) -> None:
+        body = self.query_one("#preview-body").content_size
+        if (body.width, body.height) != self._rendered_size:
+            self._redraw()
+
+    # ------------------------------------------------------------------ rendering
+
+    def _redraw(self) -> None:
+        self._generation += 1
+        body = self.query_one("#preview-body").content_size
+        self._rendered_size = (body.width, body.height)
+        if not self.items:
+            self._apply(self._generation, _View("Preview", text=EMPTY_HINT))
+            return
+        item = self.items[self.index]
+        title = f"{self.index + 1}/{len(self.items)} · {item.title}"
+        if self.app.image_cls is None:
+            items, index = list(self.items), self.index
+            self._prepare(self._generation, lambda: _listing_view(items, index, title))
+        elif self.grid:
+            items, max_px = list(self.items), self.max_pixels
+            self._prepare(self._generation, lambda: _grid_view(items, max_px))
+        else:
+            max_px = self.max_pixels
+            self._set_title(title)
+            self._prepare(self._generation, lambda: _single_view(item, title, max_px))
+
+    @work(thread=True, exclusive=True, group="preview", exit_on_error=False)
+    def _prepare(self, generation: int, build: Callable[[], _View]) -> None:
+        try:
+            view = build()
+        except Exception as exc:  # noqa: BLE001 - Pillow fails in assorted ways; a preview must not end the app
+            view = _View("Preview", text=f"preview failed: {exc}")
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._apply, generation, view)
+
+    def _apply(self, generation: int, view: _View) -> None:
+        if generation != self._generation:
+            return
+        self._set_title(view.title)
+        self.query_one("#preview-caption", Static).update(Text(view.caption, no_wrap=True, overflow="ellipsis"))
+        text = self.query_one("#preview-text", Static)
+        text.update(Text(view.text))
+        text.display = view.image is None
+        if self.app.image_cls is not None:
+            image = self.query_one("#preview-image")
+            image.image = view.image
+            image.display = view.image is not None
+
+    def _set_title(self, title: str) -> None:
+        self.query_one("#preview-title", Static).update(Text(title, no_wrap=True, overflow="ellipsis"))

@@ -1,0 +1,236 @@
+"""The jobs panel against the sandbox and scripted answers: rows, polling, saving, cancel, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from textual.app import App, ComposeResult
+from textual.message import Message
+from textual.pilot import Pilot
+from textual.widgets import Static
+
+from scenario_tui.config import Settings
+from scenario_tui.core.api import Job, ScenarioClient, Submission
+from scenario_tui.core.jobs import Ledger
+from scenario_tui.ui.widgets.jobs import JobEntry, JobPanel, JobRow
+
+BASE = "https://sandbox.local/v1"
+RECORD = {"prompt": "a [b]knight[/b]", "strength": 0.75, "numSamples": 2, "negativePrompt": None}
+Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
+
+
+class Clock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class JobsApp(App[None]):
+    """What the real app offers the panel, with an injected transport and a pinned clock."""
+
+    def __init__(self, transport: httpx.AsyncBaseTransport, tmp_path: Path) -> None:
+        super().__init__()
+        self.client = ScenarioClient("k", "s", base_url=BASE, transport=transport, sleep=no_sleep)
+        self.settings = Settings(output_dir=tmp_path / "out", poll_interval=0.01, poll_max_interval=0.02)
+        self.image_cls = None
+        self.ledger = Ledger(tmp_path / "jobs.jsonl")
+        self.clock = Clock()
+        self.messages: list[Message] = []
+
+    def compose(self) -> ComposeResult:
+        yield JobPanel()
+
+    def on_mount(self) -> None:
+        self.query_one(JobPanel).focus()
+
+    def on_job_panel_selected(self, message: JobPanel.Selected) -> None:
+        self.messages.append(message)
+
+    def on_job_panel_finished(self, message: JobPanel.Finished) -> None:
+        self.messages.append(message)
+
+    @property
+    def panel(self) -> JobPanel:
+        return self.query_one(JobPanel)
+
+    def finished(self) -> list[JobEntry]:
+        return [m.entry for m in self.messages if isinstance(m, JobPanel.Finished)]
+
+    def selected(self) -> list[JobEntry]:
+        return [m.entry for m in self.messages if isinstance(m, JobPanel.Selected)]
+
+
+async def no_sleep(_: float) -> None:
+    """The client's retry backoff, skipped."""
+
+
+def row_text(app: JobsApp, entry: JobEntry) -> str:
+    row = app.query_one(f"#job-row-{entry.key}", JobRow)
+    return " | ".join(str(s.content) for s in row.query(Static))
+
+
+def details(app: JobsApp) -> str:
+    return str(app.query_one("#job-detail", Static).content)
+
+
+def job_json(job_id: str, status: str, **metadata: Any) -> dict[str, Any]:
+    return {"job": {"jobId": job_id, "status": status, "progress": 0.5, "metadata": metadata}}
+
+
+def job(job_id: str, status: str = "queued") -> Job:
+    return Job.from_json(job_json(job_id, status)["job"])
+
+
+def scripted(answers: list[Callable[[], Awaitable[httpx.Response]] | httpx.Response]) -> httpx.MockTransport:
+    """Answers successive GET /jobs polls in order (the last one repeats); anything else is a 500."""
+    polls = 0
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        nonlocal polls
+        if request.method != "GET" or "/jobs/" not in request.url.path:
+            return httpx.Response(500, json={"reason": f"unexpected {request.method} {request.url.path}"})
+        answer = answers[min(polls, len(answers) - 1)]
+        polls += 1
+        return answer if isinstance(answer, httpx.Response) else await answer()
+
+    return httpx.MockTransport(handle)
+
+
+def held(response: httpx.Response) -> tuple[asyncio.Event, asyncio.Event, Callable[[], Awaitable[httpx.Response]]]:
+    """An answer that waits for ``release``; ``reached`` says the poll before it has been fully handled."""
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def answer() -> httpx.Response:
+        reached.set()
+        await release.wait()
+        return response
+
+    return reached, release, answer
+
+
+async def settle(app: App[None], pilot: Pilot[None]) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+# --------------------------------------------------------------------------- scripted answers
+
+
+async def test_unknown_status_is_shown_verbatim(tmp_path: Path) -> None:
+    reached, release, final = held(httpx.Response(200, json=job_json("job_m", "success")))
+    app = JobsApp(scripted([httpx.Response(200, json=job_json("job_m", "mystery-state")), final]), tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        entry = app.panel.add_submitting(RECORD, "7", "Model")
+        app.panel.submitted(entry, Submission(job("job_m"), cost=12))
+        await reached.wait()  # the mystery answer has been applied: the next poll is under way
+        await pilot.pause()
+        assert entry.state == "unknown: mystery-state" and entry.running
+        assert "? unknown: mystery-state  job_m" in row_text(app, entry)
+        assert "12 CU" in row_text(app, entry)
+        release.set()
+        await settle(app, pilot)
+        assert entry.state == "success" and not entry.running
+
+
+async def test_server_markup_in_errors_is_plain_text(tmp_path: Path) -> None:
+    failure = job_json("job_f", "failure", error="[red]markup[/red] [/oops]", hint="try [b]less[/b]")
+    app = JobsApp(scripted([httpx.Response(200, json=failure)]), tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        entry = app.panel.add_submitting(RECORD, None, "[i]Model[/i]")
+        app.panel.submitted(entry, Submission(job("job_f"), cost=None))
+        await settle(app, pilot)
+        assert entry.state == "failed"
+        text = details(app)
+        assert "error: [red]markup[/red] [/oops]" in text
+        assert "hint: try [b]less[/b]" in text
+        assert "model: [i]Model[/i]" in text
+        assert "prompt: a [b]knight[/b]" in text
+        assert "negativePrompt" not in text
+        assert app.finished() == [entry]
+        assert [e["status"] for e in app.ledger.entries()] == ["failure"]
+
+
+async def test_non_transient_error_ends_tracking_without_crashing(tmp_path: Path) -> None:
+    app = JobsApp(scripted([httpx.Response(404, json={"reason": "no job [/x]"})]), tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        entry = app.panel.add_submitting(RECORD, "1", "Model")
+        app.panel.submitted(entry, Submission(job("job_gone"), cost=3))
+        await settle(app, pilot)
+        assert entry.state == "tracking stopped" and not entry.running
+        assert entry.error is not None and entry.error.startswith("HTTP 404: no job [/x]")
+        assert "HTTP 404: no job [/x]" in details(app)
+        assert app.finished() == [entry]
+        assert app.panel.running_count == 0
+        assert list(app.ledger.entries()) == []  # the job did not end; it is only no longer followed
+
+
+async def test_submit_failed_shows_the_message(tmp_path: Path) -> None:
+    app = JobsApp(scripted([httpx.Response(500)]), tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        entry = app.panel.add_submitting(RECORD, "1", "Model")
+        assert app.panel.running_count == 1
+        app.panel.submit_failed(entry, "not submitted: HTTP 400: width [must] be a multiple of 8")
+        await pilot.pause()
+        assert "not submitted" in row_text(app, entry)
+        assert "error: not submitted: HTTP 400: width [must] be a multiple of 8" in details(app)
+        assert app.panel.running_count == 0
+        assert app.finished() == []
+
+
+async def test_selection_keys_and_messages(tmp_path: Path) -> None:
+    app = JobsApp(scripted([httpx.Response(500)]), tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        panel = app.panel
+        first = panel.add_submitting({"prompt": "one"}, "1", "Model")
+        second = panel.add_submitting({"prompt": "two"}, "2", "Model")
+        await pilot.pause()
+        assert panel.entries == [second, first]  # newest first
+        assert panel.selected is second and panel.running_count == 2
+        await pilot.press("down")
+        assert panel.selected is first
+        await pilot.press("down")  # stays on the last row
+        await pilot.press("up")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.selected() == [first, second, first, second, second]
+        assert app.query_one(f"#job-row-{second.key}").has_class("-selected")
+        assert "prompt: two" in details(app)
+
+
+async def test_elapsed_time_follows_the_app_clock(tmp_path: Path) -> None:
+    app = JobsApp(scripted([httpx.Response(500)]), tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        entry = app.panel.add_submitting(RECORD, "1", "Model")
+        await pilot.pause()
+        assert "0:00" in row_text(app, entry)
+        app.clock.now += 75
+        app.panel._tick()
+        await pilot.pause()
+        assert "1:15" in row_text(app, entry)
+        app.panel.submit_failed(entry, "not submitted: nope")
+        app.clock.now += 60
+        app.panel._tick()
+        assert "1:15" in row_text(app, entry)  # a finished row's time stops
+
+
+async def test_cancel_on_an_ended_job_says_so(tmp_path: Path) -> None:
+    app = JobsApp(scripted([httpx.Response(200, json=job_json("job_c", "canceled"))]), tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        entry = app.panel.add_submitting(RECORD, "1", "Model")
+        app.panel.submitted(entry, Submission(job("job_c"), cost=1))
+        await settle(app, pilot)
+        assert entry.state == "canceled"
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert entry.note == "this job has already ended (canceled)"
+        assert "note: this job has already ended (canceled)" in details(app)
