@@ -282,3 +282,12 @@ def test_flux_negative_prompt_needs_strength() -> None:
 def test_rules_for_unknown_type_are_the_documented_defaults() -> None:
     assert P.rules_for(None) == P.rules_for("gpt-image-1") == P.ModelRules()
     assert P.rules_for("sd-xl").guidance_default == 6
+
+
+def test_cross_field_rules_tolerate_raw_text_beside_a_bad_field() -> None:
+    """A form in progress: one field invalid, the others still raw strings."""
+    model = Model(type="sd-xl")
+    problems = errors({"width": "513", "height": "256", "guidance": "abc"}, model)
+    assert problems["width"].startswith("must be a multiple of 8")
+    assert problems["height"].startswith("must be between 512 and 2048 for the SDXL model")
+    assert problems["guidance"] == "must be a number"

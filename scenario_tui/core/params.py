@@ -503,6 +503,14 @@ def parse_concept(spec: str) -> dict[str, str]:
     return {"modelId": parts[0], "scale": parts[1], **({"modelEpoch": parts[2]} if len(parts) == 3 else {})}
 
 
+def _number(value: Any) -> float | None:
+    """A number from a validated or still-raw value (a form in progress); ``None`` if it isn't one."""
+    try:
+        return None if value is None or isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
@@ -527,7 +535,8 @@ def cross_field_problems(data: Mapping[str, Any], model: ModelLike | None = None
         err("ipAdapterScales", f"{len(scales)} scale{'s'[:len(scales) != 1]} for {len(refs)} reference "
             f"image{'s'[:len(refs) != 1]}: give one scale per reference")
 
-    if data.get("negativePrompt") and data.get("guidance") is not None and data["guidance"] < 1:
+    guidance = _number(data.get("guidance"))
+    if data.get("negativePrompt") and guidance is not None and guidance < 1:
         warn("negativePrompt", "ignored because guidance is below 1")
     if data.get("maskId") and data.get("image"):
         warn("maskId", "the API ignores a mask asset id when an input image is given: pick the mask file instead")
@@ -546,12 +555,11 @@ def cross_field_problems(data: Mapping[str, Any], model: ModelLike | None = None
         who = f"{rules.family or model.type} model {model.name or model.id}"
         lo, hi = rules.size
         for name in ("width", "height"):
-            v = data.get(name)
+            v = _number(data.get(name))
             if v is not None and not lo <= v <= hi:
                 err(name, f"must be between {lo} and {hi} for the {who}")
-        g = data.get("guidance")
         glo, ghi = rules.guidance
-        if g is not None and not glo <= g <= ghi:
+        if guidance is not None and not glo <= guidance <= ghi:
             err("guidance", f"must be between {_fmt(glo)} and {_fmt(ghi)} for the {who}")
         if data.get("baseModelId"):
             if not rules.lora:
@@ -563,7 +571,7 @@ def cross_field_problems(data: Mapping[str, Any], model: ModelLike | None = None
                 err("modelEpoch", f"only trained Flux LoRA models take an epoch; the {who} doesn't")
             elif model.epochs and data["modelEpoch"] not in model.epochs:
                 err("modelEpoch", "must be one of: " + ", ".join(model.epochs))
-        if rules.flux and data.get("negativePrompt") and not (data.get("negativePromptStrength") or 0) > 0:
+        if rules.flux and data.get("negativePrompt") and not (_number(data.get("negativePromptStrength")) or 0) > 0:
             warn("negativePrompt", "has no effect on Flux models unless negative prompt strength is above 0")
     return out
 

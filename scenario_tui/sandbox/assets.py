@@ -96,11 +96,14 @@ class Signer:
 
         The query is compared raw: a client that decodes or re-encodes it breaks the signature.
         """
-        params = dict(part.partition("=")[::2] for part in raw_query.split("&") if part)
+        params: dict[str, str] = {}
+        for part in raw_query.split("&"):
+            key, _, value = part.partition("=")
+            params[key] = value
         expires = params.get("Expires", "")
         if not expires.isdigit() or params.get("Key-Pair-Id") != KEY_PAIR_ID or "Signature" not in params:
             return 400, "Missing or malformed Expires, Signature or Key-Pair-Id in the signed URL"
-        if not hmac.compare_digest(params["Signature"], self._signature(asset_id, int(expires))):
+        if not hmac.compare_digest(params["Signature"].encode(), self._signature(asset_id, int(expires)).encode()):
             return 400, "Signature does not match (was the URL's query string re-encoded?)"
         if int(expires) < now:
             return 403, "Request has expired"

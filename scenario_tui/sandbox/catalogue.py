@@ -12,7 +12,7 @@ CREATED = "2025-06-02T09:30:00.000Z"
 OWNER = "sandbox-owner"
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: ``params.ModelLike`` declares plain (settable) attributes
 class CatalogueModel:
     """One model; fits ``params.ModelLike`` so the app's model-dependent rules apply to it."""
 

@@ -26,6 +26,6 @@ class SandboxConfig:
     empty_models: bool = False
     """The model listing holds no model with the inpaint + IP-Adapter capability."""
     seed: int = 0
-    """Seeds ids, faults and seeds picked for requests without one."""
+    """Seeds the faults (``error_rate``, ``fail_rate``); ids and picked seeds are unique per sandbox."""
     credentials: tuple[str, str] | None = None
     """(key, secret) the sandbox accepts; ``None`` accepts any Basic credentials."""

@@ -38,7 +38,7 @@ class SimJob:
     def history(self, now: float) -> list[tuple[str, float]]:
         """(status, clock time) of every status reached by ``now``, oldest first."""
         final, end = self.ending()
-        reached = [(status, at) for status, fraction in zip(RUNNING, _STARTS)
+        reached = [(status, at) for status, fraction in zip(RUNNING, _STARTS, strict=True)
                    if (at := self.started + fraction * self.duration) <= min(now, end)]
         return [*reached, (final, end)] if now >= end else reached
 
@@ -57,7 +57,8 @@ class SimJob:
         """The ``job`` object of the API."""
         history = self.history(now)
         status = history[-1][0]
-        metadata: dict[str, Any] = {"input": self.input, "assetIds": list(self.asset_ids) if status == "success" else []}
+        asset_ids = list(self.asset_ids) if status == "success" else []
+        metadata: dict[str, Any] = {"input": self.input, "assetIds": asset_ids}
         if status == "failure" and self.failure:
             metadata["error"], metadata["hint"] = self.failure
         return {

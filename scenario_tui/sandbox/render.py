@@ -54,9 +54,8 @@ def palette(scene: Scene) -> tuple[Rgb, Rgb, Rgb]:
     """Dark, middle and light colours: each reference's average, pulled from the prompt's hue by its scale."""
     hue = hashlib.sha256(scene.prompt.encode()).digest()[0] / 255
     prompt_color = _rgb(colorsys.hsv_to_rgb(hue, 0.55, 0.8))
-    colors = [_mix(prompt_color, average_color(ref), scale) for ref, scale in zip(scene.references, scene.scales)]
-    if not colors:
-        colors = [prompt_color]
+    pairs = zip(scene.references, scene.scales, strict=True)
+    colors = [_mix(prompt_color, average_color(ref), scale) for ref, scale in pairs]
     if len(colors) == 1:
         return _mix(colors[0], (0, 0, 0), 0.5), colors[0], _mix(colors[0], (255, 255, 255), 0.5)
     colors.sort(key=_luma)
@@ -81,6 +80,11 @@ def pattern(size: tuple[int, int], stops: Sequence[Rgb], seed: int) -> Image.Ima
     return Image.blend(colored, ImageChops.multiply(colored, shade.convert("RGB")), _SHADING)
 
 
+def swatch(colors: tuple[Rgb, Rgb], size: tuple[int, int], seed: int) -> Image.Image:
+    """A thumbnail: the pattern between two colours."""
+    return pattern(size, (colors[0], _mix(*colors, 0.5), colors[1]), seed)
+
+
 def png_bytes(image: Image.Image) -> bytes:
     if image.mode not in _PNG_MODES:
         image = image.convert("RGBA" if "A" in image.mode else "RGB")
@@ -98,7 +102,7 @@ def _noise(size: tuple[int, int], cells: int, rng: random.Random) -> Image.Image
 
 
 def _mix(a: Rgb, b: Rgb, t: float) -> Rgb:
-    return _rgb(tuple((x + (y - x) * t) / 255 for x, y in zip(a, b)))
+    return _rgb(tuple((x + (y - x) * t) / 255 for x, y in zip(a, b, strict=True)))
 
 
 def _rgb(unit: tuple[float, ...]) -> Rgb:

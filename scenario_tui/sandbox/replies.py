@@ -29,5 +29,10 @@ class Fault(Exception):
 
 
 def invalid(problems: Sequence[Problem]) -> Fault:
-    """400 listing every problem; the first one, as "Label: message", is the reason."""
+    """400 for generation parameters: every problem listed, the first one ("Label: message") as the reason."""
     return Fault(400, str(problems[0]), errors=[{"field": p.field, "message": p.message} for p in problems])
+
+
+def bad_field(field: str, message: str) -> Fault:
+    """400 for one field of a body other than the generation's."""
+    return Fault(400, f"{field}: {message}", errors=[{"field": field, "message": message}])

@@ -70,8 +70,18 @@ class ScenarioApp(App[int]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def _main(self) -> Any:
+        return self.screen_stack[0] if self.screen_stack else None
+
+    def exit(self, *args: Any, **kwargs: Any) -> None:
+        """Remember the form before leaving, however the app is left."""
+        save = getattr(self._main(), "save_state", None)
+        if save is not None and self._main().is_mounted:
+            save()
+        super().exit(*args, **kwargs)
+
     async def action_quit(self) -> None:
-        running = getattr(self.screen, "running_jobs", lambda: 0)()
+        running = getattr(self._main(), "running_jobs", lambda: 0)()
         if not running:
             self.exit(0)
             return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import dataclasses
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,12 @@ from textual.widgets import Static
 
 from scenario_tui.config import Settings
 from scenario_tui.core.api import Job, ScenarioClient, Submission
+from scenario_tui.core.imaging import encode_data_url
 from scenario_tui.core.jobs import Ledger
+from scenario_tui.core.params import InpaintParams
+from scenario_tui.sandbox import Sandbox, SandboxConfig, SandboxTransport
 from scenario_tui.ui.widgets.jobs import JobEntry, JobPanel, JobRow
+from tests.conftest import make_image, make_mask
 
 BASE = "https://sandbox.local/v1"
 RECORD = {"prompt": "a [b]knight[/b]", "strength": 0.75, "numSamples": 2, "negativePrompt": None}
@@ -38,13 +42,13 @@ class Clock:
 class JobsApp(App[None]):
     """What the real app offers the panel, with an injected transport and a pinned clock."""
 
-    def __init__(self, transport: httpx.AsyncBaseTransport, tmp_path: Path) -> None:
+    def __init__(self, transport: httpx.AsyncBaseTransport, tmp_path: Path, clock: Clock | None = None) -> None:
         super().__init__()
-        self.client = ScenarioClient("k", "s", base_url=BASE, transport=transport, sleep=no_sleep)
+        self.client = ScenarioClient("test-key", "test-secret", base_url=BASE, transport=transport, sleep=no_sleep)
         self.settings = Settings(output_dir=tmp_path / "out", poll_interval=0.01, poll_max_interval=0.02)
         self.image_cls = None
         self.ledger = Ledger(tmp_path / "jobs.jsonl")
-        self.clock = Clock()
+        self.clock = clock or Clock()
         self.messages: list[Message] = []
 
     def compose(self) -> ComposeResult:
@@ -234,3 +238,166 @@ async def test_cancel_on_an_ended_job_says_so(tmp_path: Path) -> None:
         await settle(app, pilot)
         assert entry.note == "this job has already ended (canceled)"
         assert "note: this job has already ended (canceled)" in details(app)
+
+
+# --------------------------------------------------------------------------- the sandbox
+
+JOB_SECONDS = 10.0
+
+
+class SandboxApp(JobsApp):
+    """The panel talking to the simulator, whose jobs advance only when the test moves the clock."""
+
+    def __init__(self, tmp_path: Path, **knobs: Any) -> None:
+        clock = Clock()
+        self.sandbox = Sandbox(SandboxConfig(job_seconds=JOB_SECONDS, **knobs), clock=clock)
+        super().__init__(SandboxTransport(self.sandbox), tmp_path, clock)
+        # The clock is frozen while a test looks at a running job: poll gently meanwhile.
+        self.settings = Settings(output_dir=tmp_path / "out", poll_interval=0.05, poll_max_interval=0.1)
+        self.inputs = tmp_path / "inputs"
+        self.inputs.mkdir()
+
+    async def submit(self, prompt: str = "a knight", seed: str = "7") -> JobEntry:
+        """What the main screen does: the row first, then the POST, then hand the job to the panel."""
+        params = InpaintParams(
+            modelId="model_sandbox-sd15-classic", prompt=prompt, numSamples=2, seed=seed,
+            image=encode_data_url(make_image(self.inputs / "in.png", (64, 64)).read_bytes(), "image/png"),
+            mask=encode_data_url(make_mask(self.inputs / "mask.png", (64, 64)).read_bytes(), "image/png"),
+            ipAdapterImages=[encode_data_url(make_image(self.inputs / "ref.png", (32, 32)).read_bytes(), "image/png")],
+        )
+        entry = self.panel.add_submitting(params.record(), params.seed, "SD 1.5 Classic")
+        assert entry.state == "submitting…" and entry.job_id is None
+        self.panel.submitted(entry, await self.client.generate(params))
+        return entry
+
+    def advance(self, seconds: float = JOB_SECONDS) -> None:
+        self.clock.now += seconds
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], bool]) -> None:
+    """Let the app run until ``condition`` holds (polls are a few milliseconds apart)."""
+    for _ in range(2000):
+        if condition():
+            return
+        await pilot.pause()
+    raise AssertionError("condition never met")
+
+
+async def cancel_workers_done(app: App[None]) -> None:
+    for worker in list(app.workers):
+        if worker.group == "cancel":
+            await worker.wait()
+
+
+async def test_row_appears_at_once_then_polls_to_success_and_saves(tmp_path: Path) -> None:
+    app = SandboxApp(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        entry = await app.submit(seed="7")
+        assert entry.state == "queued"
+        app.advance(JOB_SECONDS / 2)
+        assert entry.job_id is not None and entry.cost is not None
+        assert app.panel.running_count == 1
+        await until(pilot, lambda: entry.state == "in progress")
+        assert 0 < entry.progress < 1
+        assert f"{entry.cost:g} CU" in row_text(app, entry)
+        app.advance()
+        await settle(app, pilot)
+
+        job_id = entry.job_id
+        out = tmp_path / "out"
+        assert entry.state == "success" and entry.progress == 1.0
+        assert [p.name for p in entry.results] == [f"{job_id}_01_seed-7.png", f"{job_id}_02_seed-7.png"]
+        assert all(p.parent == out and p.stat().st_size > 0 for p in entry.results)
+        assert (out / f"{job_id}.json").exists()
+        assert all(str(p) in details(app) for p in entry.results)
+        assert "✓ success" in row_text(app, entry) and "0:15" in row_text(app, entry)
+        assert app.panel.running_count == 0
+        assert app.finished() == [entry]
+        assert list(app.ledger.entries())[-1] == {
+            **list(app.ledger.entries())[-1], "event": "finished", "jobId": job_id, "status": "success",
+            "results": [str(p) for p in entry.results]}
+
+
+async def test_concurrent_jobs_all_finish(tmp_path: Path) -> None:
+    app = SandboxApp(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        entries = [await app.submit(seed=str(seed)) for seed in (1, 2, 3)]
+        assert app.panel.running_count == 3
+        assert app.panel.entries == entries[::-1]
+        app.advance()
+        await settle(app, pilot)
+        assert [e.state for e in entries] == ["success"] * 3
+        assert len({p for e in entries for p in e.results}) == 6
+        assert sorted(app.finished(), key=entries.index) == entries
+        assert app.panel.running_count == 0
+
+
+@pytest.mark.parametrize(("prompt", "knobs"), [("a [fail] knight", {}), ("a knight", {"fail_rate": 1.0})])
+async def test_failing_job_shows_error_and_hint(tmp_path: Path, prompt: str, knobs: dict[str, Any]) -> None:
+    app = SandboxApp(tmp_path, **knobs)
+    async with app.run_test(size=(100, 30)) as pilot:
+        entry = await app.submit(prompt=prompt)
+        app.advance()
+        await settle(app, pilot)
+        assert entry.state == "failed" and entry.results == []
+        assert entry.error and entry.hint
+        assert f"error: {entry.error}" in details(app) and f"hint: {entry.hint}" in details(app)
+        assert "✗ failed" in row_text(app, entry)
+        assert app.finished() == [entry]
+        assert list(app.ledger.entries())[-1]["status"] == "failure"
+        assert not (tmp_path / "out" / f"{entry.job_id}_01_seed-7.png").exists()
+
+
+async def test_cancel_accepted_ends_canceled(tmp_path: Path) -> None:
+    app = SandboxApp(tmp_path, cancellable=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        entry = await app.submit()
+        await until(pilot, lambda: entry.raw_status == "pending")
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert entry.note == "cancel requested"
+        assert entry.state == "canceled" and not entry.running
+        assert "⊘ canceled" in row_text(app, entry)
+        assert app.finished() == [entry]
+        assert list(app.ledger.entries())[-1]["status"] == "canceled"
+
+
+async def test_cancel_refused_is_said_honestly_and_the_job_goes_on(tmp_path: Path) -> None:
+    app = SandboxApp(tmp_path, cancellable=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        entry = await app.submit()
+        await pilot.press("c")
+        await cancel_workers_done(app)
+        await pilot.pause()
+        assert entry.note == "the server refused to cancel: Cannot cancel this type of job; the job keeps running"
+        assert "note: the server refused to cancel" in details(app)
+        assert entry.running
+        app.advance()
+        await settle(app, pilot)
+        assert entry.state == "success" and len(entry.results) == 2
+
+
+async def test_cancel_while_still_submitting_explains(tmp_path: Path) -> None:
+    app = SandboxApp(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        entry = app.panel.add_submitting(RECORD, "1", "Model")
+        await pilot.press("c")
+        await cancel_workers_done(app)
+        assert entry.note == "still submitting: there is no job to cancel yet"
+
+
+async def test_transient_errors_show_a_note_and_the_job_still_finishes(tmp_path: Path) -> None:
+    app = SandboxApp(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        entry = await app.submit()
+        knobs = app.sandbox.config
+        app.sandbox.config = dataclasses.replace(knobs, error_rate=1.0)  # an outage begins
+        await until(pilot, lambda: entry.note is not None)
+        assert entry.note == "HTTP 503: Service temporarily unavailable (simulated by error_rate); still polling"
+        assert f"note: {entry.note}" in details(app)
+        assert entry.running
+        app.sandbox.config = knobs
+        app.advance()
+        await settle(app, pilot)
+        assert entry.state == "success" and len(entry.results) == 2
+        assert entry.note is None  # the next good poll cleared it

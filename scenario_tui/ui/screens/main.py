@@ -55,7 +55,7 @@ class MainScreen(Screen[None]):
         self.quote_status = "fill in the form to see the cost"
         self.submitting = False
         self._encoded: tuple[tuple[int, ...], imaging.EncodedInputs] | None = None
-        self._timers: dict[str, Timer] = {}
+        self._debounce_timers: dict[str, Timer] = {}
 
     # --- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -84,8 +84,8 @@ class MainScreen(Screen[None]):
         text = Text()
         if app.sandbox:
             text.append(" SANDBOX ", style="bold black on yellow")
-            text.append("  offline simulator: no account, nothing is charged. "
-                        "Set SCENARIO_API_KEY and SCENARIO_API_SECRET to use Scenario.")
+            text.append(" offline simulator · no account · nothing is charged · "
+                        "set SCENARIO_API_KEY and SCENARIO_API_SECRET for Scenario")
         else:
             text.append(" LIVE ", style="bold white on dark_green")
             text.append(f"  {app.settings.base_url}  (jobs are charged in creative units)")
@@ -123,9 +123,9 @@ class MainScreen(Screen[None]):
 
     # --- debounced reactions ---------------------------------------------------------------------
     def _later(self, key: str, delay: float, callback: Any) -> None:
-        if (timer := self._timers.pop(key, None)) is not None:
+        if (timer := self._debounce_timers.pop(key, None)) is not None:
             timer.stop()
-        self._timers[key] = self.set_timer(delay, callback)
+        self._debounce_timers[key] = self.set_timer(delay, callback)
 
     @on(ParamForm.Changed)
     def _on_form_changed(self) -> None:
@@ -151,8 +151,9 @@ class MainScreen(Screen[None]):
         self.checked = P.check(values, self.model)
         self.form.show(self.checked, self.widget_problems)
         blocking = self.blocking()
-        self.query_one("#blockers", Static).update(
-            "" if not blocking else f"✗ {len(blocking)} to fix before submitting: " + "; ".join(map(str, blocking)))
+        blockers = self.query_one("#blockers", Static)
+        blockers.update(f"✗ {len(blocking)} to fix before submitting: " + "; ".join(map(str, blocking)))
+        blockers.set_class(bool(blocking), "-shown")
         if blocking:
             self.quote_status = "fix the form to see the cost"
             self._update_costbar()
@@ -186,7 +187,7 @@ class MainScreen(Screen[None]):
         else:
             text.append(" Cost: ", style="bold")
             text.append(self.quote_status)
-        text.append("   ctrl+enter or ctrl+r: submit", style="dim")
+        text.append("   ·   ctrl+enter or ctrl+r: submit", style="dim")
         self.query_one("#costbar", Static).update(text)
 
     # --- model ----------------------------------------------------------------------------------------
@@ -511,6 +512,3 @@ class MainScreen(Screen[None]):
             state.save()
         except OSError as exc:
             self.notify(f"Couldn't save the form for next time: {exc}", severity="warning", markup=False)
-
-    def on_unmount(self) -> None:
-        self.save_state()

@@ -229,7 +229,7 @@ class FileField(Widget):
         self._resize = Button("Resize mask", compact=True, classes="file-resize")
         self._thumb: Widget | None = None
         self._debounce: Timer | None = None
-        self._requested: str | None = None
+        self._requested = ""
         self._outcome = _Outcome()
 
     @property
@@ -293,7 +293,9 @@ class FileField(Widget):
         event.stop()
         if self._debounce is not None:
             self._debounce.stop()
-        self._debounce = self.set_timer(_DEBOUNCE, self._load)
+            self._debounce = None
+        if event.value.strip() != self._requested:
+            self._debounce = self.set_timer(_DEBOUNCE, self._load)
 
     @on(Input.Submitted, ".file-path")
     def _submitted(self, event: Input.Submitted) -> None:

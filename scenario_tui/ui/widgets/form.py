@@ -32,24 +32,34 @@ _NO_ROW = {"ipAdapterScales", "dryRun"}
 _FILES = {"image", "mask", "ipAdapterImage", "ipAdapterImages"}
 
 
-def describe_field(name: str) -> str:
-    """Label with range and default, e.g. ``Strength  (0.01–1 · default 0.75)``."""
+def help_line(name: str) -> str:
+    """Range and default, then the help text: shown while the field is focused."""
     limits = P.limits_text(name)
-    return P.label(name) + (f"  ({limits})" if limits else "")
+    return (f"{limits}. " if limits else "") + P.help_text(name)
 
 
 class ParamRow(Vertical):
-    """Label, input widget(s), help (visible while focused) and the field's messages."""
+    """One parameter: label and widget(s) on a line, help while focused, messages underneath.
 
-    def __init__(self, name: str, *children: Widget) -> None:
-        super().__init__(id=f"row-{name}", classes="param-row")
+    ``stacked`` rows (prompts, file fields, the reference list) put the widget under the label.
+    """
+
+    def __init__(self, name: str, *children: Widget, stacked: bool = False) -> None:
+        super().__init__(id=f"row-{name}", classes="param-row" + (" -stacked" if stacked else ""))
         self.param = name
         self._children = children
+        self._stacked = stacked
 
     def compose(self) -> ComposeResult:
-        yield Label(describe_field(self.param), classes="param-label", markup=False)
-        yield from self._children
-        yield Static(P.help_text(self.param), classes="param-help", markup=False)
+        label = Label(P.label(self.param), classes="param-label", markup=False)
+        if self._stacked:
+            yield label
+            yield from self._children
+        else:
+            with Horizontal(classes="param-line"):
+                yield label
+                yield from self._children
+        yield Static(help_line(self.param), classes="param-help", markup=False)
         yield Static("", classes="param-error", markup=False)
 
     def show_problems(self, problems: tuple[P.Problem, ...]) -> None:
@@ -65,20 +75,18 @@ def _widget_for(name: str, value: Any) -> Widget:
     base = P.base_type(name)
     wid = f"param-{name}"
     if kind == "prompt":
-        area = TextArea(str(value or ""), id=wid, soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
-                        classes="prompt")
-        return area
+        return TextArea(str(value or ""), id=wid, soft_wrap=True, show_line_numbers=False, tab_behavior="focus",
+                        classes="prompt", compact=True)
     if base is bool:
         return Switch(value=bool(value), id=wid)
     if typing.get_origin(base) is Literal:
         options = [(str(v), v) for v in typing.get_args(base)]
         default = P.PARAM_INFO[name].shown_default
         prompt = f"default ({default})" if default else "model's default"
-        return Select(options, value=value if value in typing.get_args(base) else Select.NULL, id=wid, prompt=prompt)
-    placeholder = ""
-    if P.PARAM_INFO[name].shown_default is not None:
-        placeholder = f"{P.PARAM_INFO[name].shown_default}"
-    elif kind == "concepts":
+        return Select(options, value=value if value in typing.get_args(base) else Select.NULL, id=wid, prompt=prompt,
+                      compact=True)
+    placeholder = P.limits_text(name)
+    if kind == "concepts":
         placeholder = "model_id:scale[:epoch], …"
     elif kind == "assets":
         placeholder = "asset ids, separated by commas"
@@ -87,7 +95,7 @@ def _widget_for(name: str, value: Any) -> Widget:
     input_type: Literal["integer", "number", "text"] = "integer" if base is int else "number" if base is float else "text"
     # The model is the validator: no Input-level validators, so messages come from one place.
     return Input(str(value) if value is not None else "", placeholder=placeholder, id=wid, type=input_type,
-                 validate_on=(), select_on_focus=False)
+                 validate_on=(), select_on_focus=False, compact=True)
 
 
 class ParamForm(VerticalScroll):
@@ -119,32 +127,28 @@ class ParamForm(VerticalScroll):
     def _rows(self, name: str) -> Iterator[Widget]:
         value = self._initial.get(name)
         if name in ("image", "mask"):
-            yield ParamRow(name, FileField(name, id=f"file-{name}"))
+            yield ParamRow(name, FileField(name, id=f"file-{name}"), stacked=True)
         elif name == "ipAdapterImage":
-            yield ParamRow(name, FileField("reference", id="file-ipAdapterImage"))
+            yield ParamRow(name, FileField("reference", id="file-ipAdapterImage"), stacked=True)
         elif name == "ipAdapterImages":
-            yield ParamRow(name, ReferenceList(id="references"))
+            yield ParamRow(name, ReferenceList(id="references"), stacked=True)
         elif name == "modelId":
-            yield ParamRow(name, Horizontal(
-                Input(str(value or ""), placeholder="model id, or press the button / ctrl+l", id="param-modelId"),
-                Button("Models…", id="pick-model", compact=True), classes="inline"),
-                Static("", id="model-info", markup=False))
+            yield ParamRow(name, Input(str(value or ""), placeholder="model id (ctrl+l lists them)", id="param-modelId",
+                                       compact=True),
+                           Button("List…", id="pick-model", compact=True))
+            yield Static("", id="model-info", markup=False)
         elif name == "seed":
             mode = self._initial.get("_seed_mode", "random")
-            yield ParamRow(name, Horizontal(
-                Select(SEED_MODES, value=mode, allow_blank=False, id="seed-mode", compact=True),
-                Input(str(value or ""), placeholder="random", id="param-seed", type="integer", validate_on=(),
-                      disabled=mode == "random"),
-                classes="inline"))
-        elif name == "width":
-            yield ParamRow(name, _widget_for(name, value))
+            yield ParamRow(name, Select(SEED_MODES, value=mode, allow_blank=False, id="seed-mode", compact=True),
+                           Input(str(value or ""), placeholder="random", id="param-seed", type="integer",
+                                 validate_on=(), disabled=mode == "random", compact=True))
         elif name == "height":
             yield ParamRow(name, _widget_for(name, value))
             yield Horizontal(Button("Match input", id="match-input", compact=True),
                              Label("Lock aspect", classes="switch-label"), Switch(id="aspect-lock"),
-                             classes="inline size-tools")
+                             classes="param-line size-tools")
         else:
-            yield ParamRow(name, _widget_for(name, value))
+            yield ParamRow(name, _widget_for(name, value), stacked=P.PARAM_INFO[name].kind == "prompt")
 
     # --- reading -------------------------------------------------------------------------------
     def file(self, name: Literal["image", "mask", "ipAdapterImage"]) -> FileField:

@@ -43,7 +43,7 @@ _RUNNING_LABELS = {
 }
 _TERMINAL_LABELS = {JobState.SUCCESS: SUCCESS, JobState.FAILURE: FAILED, JobState.CANCELED: CANCELED}
 _GLYPHS = {
-    SUBMITTING: "…",
+    SUBMITTING: "↑",
     QUEUED: "◌",
     IN_PROGRESS: "▶",
     FINALIZING: "▶",
@@ -175,16 +175,21 @@ class JobRow(Horizontal):
         self.sync(self.app.clock())
 
     def sync(self, now: float) -> None:
-        """Show the entry's current state."""
+        """Show the entry's current state, repainting only what changed."""
         entry = self.entry
-        glyph = _GLYPHS.get(entry.state, "?")
-        self._status.update(Text(f"{glyph} {entry.state}  {entry.short_id}", no_wrap=True, overflow="ellipsis"))
+        _set_line(self._status, f"{_GLYPHS.get(entry.state, '?')} {entry.state}  {entry.short_id}")
         self._bar.update(progress=entry.progress * 100)
         self.tick(now)
 
     def tick(self, now: float) -> None:
         cost = f"{self.entry.cost:g} CU" if self.entry.cost is not None else ""
-        self._meta.update(Text(f"{format_elapsed(self.entry.elapsed(now))}  {cost}".rstrip(), no_wrap=True))
+        _set_line(self._meta, f"{format_elapsed(self.entry.elapsed(now))}  {cost}".rstrip())
+
+
+def _set_line(static: Static, line: str) -> None:
+    """Update a fixed-size one-line Static (no layout pass), unless it already says ``line``."""
+    if str(static.content) != line:
+        static.update(Text(line, no_wrap=True, overflow="ellipsis"), layout=False)
 
 
 class JobPanel(Widget, can_focus=True):
@@ -266,7 +271,7 @@ class JobPanel(Widget, can_focus=True):
         entry.cost = submission.cost
         entry.apply(submission.job)
         self._changed(entry)
-        self._workers[self._follow(entry, entry.job_id)] = entry
+        self._workers[self._follow(entry, submission.job.id)] = entry
 
     def submit_failed(self, entry: JobEntry, message: str) -> None:
         """The POST failed: no job exists to follow (so no ``Finished`` message either)."""
@@ -384,7 +389,10 @@ class JobPanel(Widget, can_focus=True):
             self._show_details(entry)
 
     def _show_details(self, entry: JobEntry | None) -> None:
-        self.query_one("#job-detail", Static).update(entry.details(self._now()) if entry else "")
+        detail = self.query_one("#job-detail", Static)
+        text = entry.details(self._now()) if entry else Text()
+        if str(detail.content) != text.plain:
+            detail.update(text)
 
     def _tick(self) -> None:
         now = self._now()

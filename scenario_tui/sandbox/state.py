@@ -1,0 +1,359 @@
+"""The simulator: one thread-safe object answering ``httpx.Request``s like the Scenario API (under ``/v1``)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import re
+import secrets
+import string
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from scenario_tui.sandbox.assets import CDN_PREFIX, Signer, StoredAsset
+from scenario_tui.sandbox.catalogue import CREATED, MODELS, MODELS_BY_ID, CatalogueModel
+from scenario_tui.sandbox.config import SandboxConfig
+from scenario_tui.sandbox.generation import Picture, parse_generation
+from scenario_tui.sandbox.jobs import RUNNING, SimJob
+from scenario_tui.sandbox.replies import Fault, bad_field, reply
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from scenario_tui.sandbox.render import Scene
+
+MAX_BODY = 10 * 1024 * 1024
+DEFAULT_PAGE_SIZE = 10
+MAX_PAGE_SIZE = 100
+THUMBNAIL_SIZE = (128, 128)
+RATE_LIMIT = {"name": "RateLimitError", "details": {"actionName": "api-requests", "actionLimit": 10}}
+_ID_ALPHABET = string.ascii_letters + string.digits
+_ASSET_BODY_FIELDS = frozenset({"image", "name", "canvas", "collectionIds", "hide", "parentId", "thumbnail"})
+_PRIVACY = ("private", "public", "unlisted")
+_FORCED_FAILURE = ("The generation failed because the prompt asks for it with [fail] (sandbox).",
+                   "Remove [fail] from the prompt and submit again.")
+_RANDOM_FAILURE = ("The generation failed: the worker ran out of GPU memory (simulated by fail_rate).",
+                   "Submit again, or ask for fewer samples or a smaller size. Failed jobs are refunded.")
+_MODELS_REASONS = {
+    403: "Your plan or project does not give access to models (simulated by models_status).",
+    410: "These model types were retired and can no longer be used (simulated by models_status).",
+}
+
+Handler = Callable[..., httpx.Response]
+
+
+class Sandbox:
+    """An offline Scenario API: jobs, assets and models, with faults to order (see ``SandboxConfig``).
+
+    ``handle`` does all the work and may be called from any thread; job progress follows ``clock``.
+    """
+
+    def __init__(self, config: SandboxConfig = SandboxConfig(), clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self._clock = clock
+        self._start = clock()
+        self._epoch = time.time()
+        self._lock = threading.Lock()
+        # Faults follow the configured seed; ids, picked seeds and the URL key differ in every sandbox.
+        self._errors = random.Random(f"errors:{config.seed}")
+        self._failures = random.Random(f"failures:{config.seed}")
+        self._random = random.Random()
+        self._signer = Signer(secrets.token_bytes(32))
+        self._burst_left = config.rate_limit_burst
+        self._jobs: dict[str, SimJob] = {}
+        self._results: dict[str, tuple[Scene, int]] = {}  # scenes of jobs whose results are not published yet
+        self._assets: dict[str, StoredAsset] = {
+            m.thumbnail_id: StoredAsset(m.thumbnail_id, THUMBNAIL_SIZE, partial(_thumbnail, m), source="uploaded",
+                                        metadata={"type": "uploaded", "name": f"{m.name} thumbnail"}, created=CREATED)
+            for m in MODELS
+        }
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
+            ("POST", re.compile(r"/generate/inpaint-ip-adapter"), self._generate),
+            ("GET", re.compile(r"/jobs/([^/]+)"), self._get_job),
+            ("POST", re.compile(r"/jobs/([^/]+)/action"), self._job_action),
+            ("POST", re.compile(r"/assets"), self._post_asset),
+            ("GET", re.compile(r"/assets/([^/]+)"), self._get_asset),
+            ("GET", re.compile(r"/models"), self._list_models),
+            ("GET", re.compile(r"/models/([^/]+)"), self._get_model),
+        ]
+
+    # ------------------------------------------------------------------ entry point
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request (its body is read here if it was not yet)."""
+        try:
+            path = request.url.path
+            if path.startswith(CDN_PREFIX):
+                return self._download(request, path.removeprefix(CDN_PREFIX))
+            if path == "/v1" or path.startswith("/v1/"):
+                return self._api(request, path.removeprefix("/v1"))
+            raise Fault(404, f"No such endpoint: {path} (the API lives under /v1)")
+        except Fault as fault:
+            return fault.response()
+        except Exception as exc:  # a bug here must reach the client as an answer, not kill its connection
+            return reply(500, {"reason": f"Sandbox internal error: {type(exc).__name__}: {exc}"})
+
+    def _api(self, request: httpx.Request, path: str) -> httpx.Response:
+        if len(request.read()) > MAX_BODY:
+            raise Fault(413, f"Request body too large: {len(request.content):,} bytes, over the "
+                             f"{MAX_BODY // 1024 // 1024} MB limit")
+        self._authenticate(request)
+        with self._lock:
+            limited = self._burst_left > 0
+            if limited:
+                self._burst_left -= 1
+            unavailable = self._errors.random() < self.config.error_rate
+        if limited:
+            raise Fault(429, "Too many requests: rate limit reached, retry later", headers={"Retry-After": "1"},
+                        **RATE_LIMIT)
+        if unavailable:
+            raise Fault(503, "Service temporarily unavailable (simulated by error_rate)")
+        matches = [(method, handler, m) for method, pattern, handler in self._routes if (m := pattern.fullmatch(path))]
+        if not matches:
+            raise Fault(404, f"No such endpoint: /v1{path}")
+        for method, handler, m in matches:
+            if method == request.method:
+                return handler(request, *m.groups())
+        allowed = ", ".join(sorted({method for method, _, _ in matches}))
+        raise Fault(405, f"Method {request.method} not allowed on /v1{path} (use {allowed})",
+                    headers={"Allow": allowed})
+
+    def _authenticate(self, request: httpx.Request) -> None:
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "basic" or not token.strip():
+            raise Fault(401, "Missing credentials: send Authorization: Basic base64(API_KEY:API_SECRET)")
+        try:
+            key, colon, secret = base64.b64decode(token.strip(), validate=True).decode().partition(":")
+        except ValueError:  # bad base64, non-ASCII, not UTF-8
+            key, colon, secret = "", "", ""
+        if not (key and colon and secret):
+            raise Fault(401, "Malformed Basic credentials: expected base64(API_KEY:API_SECRET)")
+        if self.config.credentials is not None and (key, secret) != tuple(self.config.credentials):
+            raise Fault(401, "Invalid API key or secret")
+
+    # ------------------------------------------------------------------ generation and jobs
+
+    def _generate(self, request: httpx.Request) -> httpx.Response:
+        generation = parse_generation(_json(request), self._find_asset)
+        cost = generation.cost
+        if request.url.params.get("dryRun", "").lower() == "true":
+            return reply(269, {"creativeUnitsCost": cost, "creativeUnitsDiscount": 0})
+        with self._lock:
+            now = self._clock()
+            image_id, mask_id, *reference_ids = (
+                self._store_input(p, now) for p in (generation.image, generation.mask, *generation.references))
+            seed = generation.params.seed or str(self._random.randrange(2**32))
+            inference = generation.echo(image_id, mask_id, reference_ids, seed)
+            unlucky = self._failures.random() < self.config.fail_rate
+            forced = "[fail]" in generation.params.prompt.lower()
+            job = SimJob(
+                id=self._new_id("job"), started=now, duration=max(0.0, self.config.job_seconds), input=inference,
+                asset_ids=tuple(self._new_id("asset") for _ in range(generation.params.numSamples)),
+                failure=_FORCED_FAILURE if forced else _RANDOM_FAILURE if unlucky else None,
+            )
+            self._jobs[job.id] = job
+            self._results[job.id] = (generation.scene(), int(seed))
+            body = {"creativeUnitsCost": cost, "creativeUnitsDiscount": 0, "inference": inference,
+                    "job": self._job_json(job, now)}
+        return reply(200, body)
+
+    def _get_job(self, request: httpx.Request, job_id: str) -> httpx.Response:
+        with self._lock:
+            job = self._job(job_id)
+            return reply(200, {"job": self._job_json(job, self._clock())})
+
+    def _job_action(self, request: httpx.Request, job_id: str) -> httpx.Response:
+        body = _json(request)
+        if not isinstance(body, dict) or body.get("action") != "cancel":
+            raise bad_field("action", 'must be "cancel"')
+        with self._lock:
+            job = self._job(job_id)
+            now = self._clock()
+            if not self.config.cancellable:
+                raise Fault(400, "Cannot cancel this type of job")
+            status = job.status(now)
+            if status not in RUNNING:
+                raise Fault(400, f"Cannot cancel job {job.id}: it already ended ({status})")
+            job.canceled_at = now
+            self._results.pop(job.id, None)
+            return reply(200, {"job": self._job_json(job, now)})
+
+    def _job(self, job_id: str) -> SimJob:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise Fault(404, f"Job {job_id} not found")
+        return job
+
+    def _job_json(self, job: SimJob, now: float) -> dict[str, Any]:
+        """The job as of ``now``, publishing its result assets the first time it is seen succeeded."""
+        status = job.status(now)
+        if job.id in self._results and status not in RUNNING:
+            scene, seed = self._results.pop(job.id)
+            if status == "success":
+                self._publish(job, scene, seed)
+        return job.to_json(now, self._iso)
+
+    def _publish(self, job: SimJob, scene: Scene, seed: int) -> None:
+        from scenario_tui.sandbox.render import paint
+
+        created = self._iso(job.ending()[1])
+        for index, asset_id in enumerate(job.asset_ids):
+            metadata = {"type": "inference-inpaint-ip-adapter", "name": f"{job.id}-{index + 1}.png",
+                        "parentJobId": job.id, "modelId": job.input["modelId"], "prompt": scene.prompt,
+                        "seed": str(seed + index), "strength": scene.strength}
+            self._assets[asset_id] = StoredAsset(
+                asset_id, scene.size, partial(paint, scene, seed + index), source="inference-in-paint-ip-adapter",
+                metadata=metadata, created=created, output_index=index)
+
+    # ------------------------------------------------------------------ assets
+
+    def _post_asset(self, request: httpx.Request) -> httpx.Response:
+        body = _json(request)
+        if not isinstance(body, dict):
+            raise Fault(400, "The body must be a JSON object")
+        for field in body:
+            if field not in _ASSET_BODY_FIELDS:
+                raise bad_field(field, "is not a field of an asset upload")
+        name, data_url = body.get("name"), body.get("image")
+        if not isinstance(name, str) or not name.strip():
+            raise bad_field("name", "is required")
+        if not isinstance(data_url, str) or not data_url:
+            raise bad_field("image", "is required (an image data URL)")
+        from scenario_tui.core.imaging import decode_data_url
+
+        try:
+            image = decode_data_url(data_url)
+        except ValueError as exc:
+            raise bad_field("image", str(exc)) from None
+        with self._lock:
+            now = self._clock()
+            asset = StoredAsset(self._new_id("asset"), image.size, lambda: image, source="uploaded",
+                                metadata={"type": "uploaded", "name": name.strip()}, created=self._iso(now))
+            self._assets[asset.id] = asset
+        return reply(200, {"asset": asset.to_json(self._signed_url(request, asset.id, now))})
+
+    def _get_asset(self, request: httpx.Request, asset_id: str) -> httpx.Response:
+        asset = self._find_asset(asset_id)
+        if asset is None:
+            raise Fault(404, f"Asset {asset_id} not found")
+        return reply(200, {"asset": asset.to_json(self._signed_url(request, asset.id, self._clock()))})
+
+    def _download(self, request: httpx.Request, name: str) -> httpx.Response:
+        """The CDN: serves PNG bytes for a signed URL, refusing credentials like S3/CloudFront do."""
+        if request.method != "GET":
+            raise Fault(405, f"Method {request.method} not allowed on the CDN", headers={"Allow": "GET"})
+        if "Authorization" in request.headers:
+            raise Fault(400, "Only one auth mechanism allowed: a signed URL must be fetched without an "
+                             "Authorization header")
+        asset_id = name.removesuffix(".png")
+        problem = self._signer.problem(asset_id, request.url.query.decode("ascii", "replace"),
+                                       self._epoch_of(self._clock()))
+        if problem:
+            raise Fault(*problem)
+        asset = self._find_asset(asset_id)
+        if asset is None or not name.endswith(".png"):
+            raise Fault(404, "No such object")
+        return httpx.Response(200, content=asset.png(), headers={"Content-Type": "image/png"})
+
+    def _find_asset(self, asset_id: str) -> StoredAsset | None:
+        with self._lock:
+            return self._assets.get(asset_id)
+
+    def _store_input(self, picture: Picture, now: float) -> str:
+        """The asset id of a generation input, storing it first when it was sent as a data URL."""
+        if picture.asset_id is not None:
+            return picture.asset_id
+        asset = StoredAsset(self._new_id("asset"), picture.image.size, lambda: picture.image, source="uploaded",
+                            metadata={"type": "uploaded", "name": f"{picture.field}.png"}, created=self._iso(now))
+        self._assets[asset.id] = asset
+        return asset.id
+
+    def _signed_url(self, request: httpx.Request, asset_id: str, now: float) -> str:
+        origin = f"{request.url.scheme}://{request.url.netloc.decode('ascii')}"
+        return self._signer.url(origin, asset_id, self._epoch_of(now))
+
+    # ------------------------------------------------------------------ models
+
+    def _list_models(self, request: httpx.Request) -> httpx.Response:
+        self._models_knob()
+        query = request.url.params
+        size_text = query.get("pageSize", str(DEFAULT_PAGE_SIZE))
+        if not size_text.isdigit() or not 1 <= int(size_text) <= MAX_PAGE_SIZE:
+            raise bad_field("pageSize", f"must be a whole number from 1 to {MAX_PAGE_SIZE}")
+        privacy = query.get("privacy")
+        if privacy is not None and privacy not in _PRIVACY:
+            raise bad_field("privacy", "must be one of: " + ", ".join(_PRIVACY))
+        start = _page_start(query.get("paginationToken"))
+        trained = query.get("status", "trained") == "trained"  # every built-in model is trained
+        models = [m for m in MODELS if trained and privacy in (None, m.privacy)
+                  and not (self.config.empty_models and m.usable)]
+        end = start + int(size_text)
+        body: dict[str, Any] = {"models": [self._model_json(request, m) for m in models[start:end]]}
+        if end < len(models):
+            body["nextPaginationToken"] = _page_token(end)
+        return reply(200, body)
+
+    def _get_model(self, request: httpx.Request, model_id: str) -> httpx.Response:
+        self._models_knob()
+        model = MODELS_BY_ID.get(model_id)
+        if model is None:
+            raise Fault(404, f"Model {model_id} not found")
+        return reply(200, {"model": self._model_json(request, model)})
+
+    def _models_knob(self) -> None:
+        status = self.config.models_status
+        if status is not None:
+            raise Fault(status, _MODELS_REASONS.get(status, f"Models are unavailable (simulated status {status})."))
+
+    def _model_json(self, request: httpx.Request, model: CatalogueModel) -> dict[str, Any]:
+        return model.to_json(self._signed_url(request, model.thumbnail_id, self._clock()))
+
+    # ------------------------------------------------------------------ helpers
+
+    def _new_id(self, prefix: str) -> str:
+        return f"{prefix}_" + "".join(self._random.choices(_ID_ALPHABET, k=22))
+
+    def _epoch_of(self, t: float) -> float:
+        """Wall-clock seconds for a time on the sandbox's clock."""
+        return self._epoch + t - self._start
+
+    def _iso(self, t: float) -> str:
+        when = datetime.fromtimestamp(self._epoch_of(t), UTC)
+        return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _json(request: httpx.Request) -> Any:
+    try:
+        return json.loads(request.content)
+    except ValueError as exc:
+        raise Fault(400, f"Invalid JSON body: {exc}") from None
+
+
+def _page_token(start: int) -> str:
+    return base64.urlsafe_b64encode(f"models:{start}".encode()).decode().rstrip("=")
+
+
+def _page_start(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        kind, _, start = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().partition(":")
+    except ValueError:
+        kind, start = "", ""
+    if kind != "models" or not start.isdigit():
+        raise bad_field("paginationToken", "invalid or expired")
+    return int(start)
+
+
+def _thumbnail(model: CatalogueModel) -> Image.Image:
+    from scenario_tui.sandbox.render import swatch
+
+    return swatch(model.colors, THUMBNAIL_SIZE, zlib.crc32(model.id.encode()))

@@ -1,0 +1,118 @@
+"""Settings: file < environment < flags, credentials, warnings and clear errors."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from scenario_tui.config import ConfigError, default_config_path, load_settings, write_private
+
+
+def write(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def test_no_credentials_means_sandbox_and_says_so() -> None:
+    settings, warnings = load_settings()
+    assert settings.use_sandbox and settings.credentials is None and warnings == []
+    assert settings.mode_reason().startswith("SANDBOX: no credentials")
+    assert "SCENARIO_API_KEY" in settings.mode_reason()
+
+
+@pytest.mark.parametrize("prefix", ["SCENARIO_API", "SCENARIO_SDK_API"])
+def test_credentials_from_either_env_naming(prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(f"{prefix}_KEY", "k1")
+    monkeypatch.setenv(f"{prefix}_SECRET", "s1")
+    settings, _ = load_settings()
+    assert settings.credentials == ("k1", "s1") and not settings.use_sandbox
+    assert settings.mode_reason().startswith("LIVE")
+    assert "s1" not in repr(settings) and "k1" not in settings.mode_reason()
+
+
+def test_half_credentials_fall_back_to_sandbox_with_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCENARIO_API_KEY", "k1")
+    settings, _ = load_settings()
+    assert settings.use_sandbox and "no secret" in settings.mode_reason()
+
+
+def test_sandbox_flag_wins_over_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCENARIO_API_KEY", "k1")
+    monkeypatch.setenv("SCENARIO_API_SECRET", "s1")
+    settings, _ = load_settings(sandbox=True)
+    assert settings.use_sandbox and "--sandbox" in settings.mode_reason()
+
+
+def test_priority_flags_over_env_over_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = write(tmp_path / "c.toml", 'output_dir = "/from/file"\nconfirm_above = 5\nbase_url = "https://file.example/v1"\n')
+    settings, _ = load_settings(cfg)
+    assert settings.output_dir == Path("/from/file") and settings.confirm_above == 5
+    monkeypatch.setenv("SCENARIO_TUI_OUTPUT_DIR", "/from/env")
+    monkeypatch.setenv("SCENARIO_BASE_URL", "https://env.example/v1/")
+    settings, _ = load_settings(cfg)
+    assert settings.output_dir == Path("/from/env") and settings.base_url == "https://env.example/v1"
+    settings, _ = load_settings(cfg, output_dir=Path("/from/flag"))
+    assert settings.output_dir == Path("/from/flag") and settings.confirm_above == 5
+
+
+def test_config_path_from_env_and_default_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = write(tmp_path / "elsewhere.toml", "confirm_above = 7\n")
+    monkeypatch.setenv("SCENARIO_TUI_CONFIG", str(cfg))
+    assert load_settings()[0].confirm_above == 7
+    monkeypatch.delenv("SCENARIO_TUI_CONFIG")
+    default = default_config_path()
+    default.parent.mkdir(parents=True)
+    write(default, "confirm_above = 9\n")
+    assert load_settings()[0].confirm_above == 9
+
+
+def test_defaults_table_is_checked_against_the_parameter_model(tmp_path: Path) -> None:
+    ok = write(tmp_path / "ok.toml", "[defaults]\nstrength = 0.6\nnumSamples = 2\nscheduler = \"LCMScheduler\"\n")
+    assert load_settings(ok)[0].defaults == {"strength": 0.6, "numSamples": 2, "scheduler": "LCMScheduler"}
+    bad = write(tmp_path / "bad.toml", "[defaults]\nstrength = 3\n")
+    with pytest.raises(ConfigError, match=r"bad.toml: defaults: Strength: must be between 0.01 and 1"):
+        load_settings(bad)
+    unknown = write(tmp_path / "unknown.toml", "[defaults]\nsteps = 30\n")
+    with pytest.raises(ConfigError, match="unknown parameter.*steps.*API names"):
+        load_settings(unknown)
+
+
+def test_malformed_file_gives_file_line_and_reason(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "broken.toml", 'confirm_above = 5\nsandbox = = true\n')
+    with pytest.raises(ConfigError, match=r"broken.toml: .*line 2"):
+        load_settings(cfg)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("colour = 1\n", "colour: Extra inputs are not permitted"),
+    ('image_protocol = "ascii"\n', "image_protocol"),
+    ('base_url = "http://api.example/v1"\n', "base_url: .*https://"),
+    ("poll_interval = 5\npoll_max_interval = 1\n", "poll_max_interval must not be below poll_interval"),
+])
+def test_bad_values_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path / "c.toml", text))
+
+
+def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_settings(tmp_path / "nope.toml")
+
+
+def test_secret_in_a_file_others_can_read_is_warned_about(tmp_path: Path) -> None:
+    cfg = write(tmp_path / "c.toml", 'api_key = "k"\napi_secret = "s3cr3t"\n', mode=0o644)
+    settings, warnings = load_settings(cfg)
+    assert settings.credentials == ("k", "s3cr3t")
+    assert len(warnings) == 1 and "chmod 600" in warnings[0] and "s3cr3t" not in warnings[0]
+    cfg.chmod(0o600)
+    assert load_settings(cfg)[1] == []
+
+
+def test_write_private_creates_owner_only_files(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "state.json"
+    write_private(target, "{}")
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o600 and target.read_text() == "{}"

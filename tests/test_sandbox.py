@@ -1,0 +1,771 @@
+"""The API simulator against the vendored contract: every endpoint, the job life, result images and fault knobs.
+
+No test sleeps: jobs move on a fake clock. Every success response (and every request body sent) is
+validated against its contract definition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from functools import cache
+from http.server import ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+import jsonschema
+import pytest
+from PIL import Image, ImageChops, ImageDraw, ImageStat
+
+from scenario_tui.core.api import ScenarioClient
+from scenario_tui.core.imaging import encode_data_url
+from scenario_tui.core.params import check
+from scenario_tui.sandbox import Sandbox, SandboxConfig, SandboxTransport, SyncSandboxTransport
+from scenario_tui.sandbox.server import make_server, serve
+from tests.conftest import contract_validator
+
+BASE_URL = "https://sandbox.local/v1"
+SD15 = "model_sandbox-sd15-classic"  # 64-1024 px: small, fast results
+SDXL = "model_sandbox-sdxl-painter"
+FLUX_LORA = "model_sandbox-flux-watercolor"
+NOT_CAPABLE = "model_sandbox-flux-dev"
+GENERATE = "/generate/inpaint-ip-adapter"
+SIZE = 64
+SQUARE = (16, 16, 47, 47)  # the mask's white area (inclusive)
+STATUSES = ["pending", "queued", "warming-up", "in-progress", "finalizing", "success"]
+
+
+@cache
+def _validator(definition: str) -> jsonschema.Draft4Validator:
+    return contract_validator(definition)
+
+
+def conforms(definition: str, instance: Any) -> Any:
+    _validator(definition).validate(instance)
+    return instance
+
+
+class FakeClock:
+    """A settable clock for the sandbox."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Api:
+    """A sync client on a fresh sandbox, with helpers that check status codes and the contract."""
+
+    def __init__(self, config: SandboxConfig, auth: tuple[str, str] | None = ("key", "secret")) -> None:
+        self.clock = FakeClock()
+        self.sandbox = Sandbox(config, clock=self.clock)
+        self.http = httpx.Client(transport=SyncSandboxTransport(self.sandbox), base_url=BASE_URL, auth=auth)
+
+    def call(self, method: str, path: str, expect: int = 200, schema: str | None = None, **kw: Any) -> Any:
+        response = self.http.request(method, path, **kw)
+        assert response.status_code == expect, response.text
+        body = response.json()
+        if expect >= 400:
+            assert isinstance(body["reason"], str) and body["reason"]
+        return conforms(schema, body) if schema else body
+
+    def generate(self, body: dict[str, Any], expect: int = 200, **kw: Any) -> Any:
+        if expect in (200, 269):
+            conforms("PostInpaintIpAdapterInferencesRequest", body)
+        schema = "PostInpaintIpAdapterInferencesResponse" if expect == 200 else None
+        return self.call("POST", GENERATE, expect, schema, json=body, **kw)
+
+    def job(self, job_id: str) -> Any:
+        return self.call("GET", f"/jobs/{job_id}", schema="GetJobIdResponse")["job"]
+
+    def cancel(self, job_id: str, expect: int = 200) -> Any:
+        body = conforms("PostJobActionByJobIdRequest", {"action": "cancel"})
+        schema = "PostJobActionByJobIdResponse" if expect == 200 else None
+        return self.call("POST", f"/jobs/{job_id}/action", expect, schema, json=body)
+
+    def asset(self, asset_id: str) -> Any:
+        return self.call("GET", f"/assets/{asset_id}", schema="GetAssetsByAssetIdResponse")["asset"]
+
+    def download(self, url: str) -> Image.Image:
+        response = self.http.get(url, auth=None)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "image/png"
+        image = Image.open(io.BytesIO(response.content))
+        assert image.format == "PNG"
+        return image.convert("RGB")
+
+    def finish(self, job_id: str) -> Any:
+        self.clock.advance(self.sandbox.config.job_seconds)
+        return self.job(job_id)
+
+    def results(self, body: dict[str, Any]) -> list[Image.Image]:
+        job = self.finish(self.generate(body)["job"]["jobId"])
+        assert job["status"] == "success"
+        return [self.download(self.asset(asset_id)["url"]) for asset_id in job["metadata"]["assetIds"]]
+
+
+@pytest.fixture
+def make_api() -> Iterator[Callable[..., Api]]:
+    made: list[Api] = []
+
+    def make(auth: tuple[str, str] | None = ("key", "secret"), **config: Any) -> Api:
+        made.append(Api(SandboxConfig(**config), auth))
+        return made[-1]
+
+    yield make
+    for api in made:
+        api.http.close()
+
+
+@pytest.fixture
+def api(make_api: Callable[..., Api]) -> Api:
+    return make_api(job_seconds=10.0)
+
+
+# --- request bodies ------------------------------------------------------------------------------
+
+
+def data_url(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return encode_data_url(buffer.getvalue(), "image/png")
+
+
+def input_image(size: int = SIZE) -> Image.Image:
+    image = Image.new("RGB", (size, size), (40, 120, 200))
+    ImageDraw.Draw(image).line((0, 0, size, size), fill=(250, 250, 250), width=3)
+    return image
+
+
+def mask_image(size: int = SIZE) -> Image.Image:
+    mask = Image.new("L", (size, size), 0)
+    ImageDraw.Draw(mask).rectangle([v * size // SIZE for v in SQUARE], fill=255)
+    return mask
+
+
+def reference(color: tuple[int, int, int]) -> str:
+    image = Image.new("RGB", (32, 32), color)
+    ImageDraw.Draw(image).ellipse((8, 8, 24, 24), fill=tuple(c // 2 for c in color))
+    return data_url(image)
+
+
+RED, BLUE = (230, 20, 20), (20, 20, 230)
+
+
+def request(**overrides: Any) -> dict[str, Any]:
+    body = {
+        "modelId": SD15,
+        "prompt": "a brass lantern",
+        "image": data_url(input_image()),
+        "mask": data_url(mask_image()),
+        "ipAdapterImages": [reference(RED), reference((240, 120, 20))],
+        "numSamples": 1,
+        "seed": "42",
+    }
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def inside(image: Image.Image) -> Image.Image:
+    left, top, right, bottom = SQUARE
+    return image.crop((left, top, right + 1, bottom + 1))
+
+
+def outside_mask(image: Image.Image) -> Image.Image:
+    """The image with the mask's area blacked out."""
+    return Image.composite(Image.new("RGB", image.size), image, mask_image(image.width))
+
+
+# --- generation: quote and submit ---------------------------------------------------------------
+
+
+def test_dry_run_answers_269_with_a_cost_that_grows_with_samples_steps_and_pixels(api: Api) -> None:
+    def quote(**overrides: Any) -> Any:
+        body = api.generate(request(**{"width": 512, "height": 512, **overrides}), 269, params={"dryRun": "true"})
+        conforms("DryRunResponse", body)
+        assert body["creativeUnitsDiscount"] == 0
+        return body["creativeUnitsCost"]
+
+    one = quote(numSamples=1)
+    assert one == 5
+    assert quote(numSamples=4) == 4 * one
+    assert quote(numSamples=1, numInferenceSteps=60) > one
+    assert quote(numSamples=1, width=1024, height=1024) > one
+
+
+def test_dry_run_still_checks_the_request(api: Api) -> None:
+    body = api.generate(request(width=513), 400, params={"dryRun": "true"})
+    assert body["errors"][0]["field"] == "width"
+
+
+def test_submit_echoes_the_inference_and_stores_inline_inputs_as_assets(api: Api) -> None:
+    body = api.generate(request(width=128, height=96, numSamples=3, strength=0.5))
+    inference, job = body["inference"], body["job"]
+    assert body["creativeUnitsCost"] == 3
+    assert inference["type"] == "inpaint_ip_adapter"
+    assert inference["modelId"] == SD15 and inference["prompt"] == "a brass lantern" and inference["seed"] == "42"
+    assert (inference["width"], inference["height"], inference["strength"]) == (128, 96, 0.5)
+    assert inference["image"] == inference["imageId"] and inference["mask"] == inference["maskId"]
+    assert len(inference["ipAdapterImageIds"]) == 2 and "ipAdapterImages" not in inference
+    assert api.asset(inference["image"])["properties"]["width"] == SIZE
+    assert api.download(api.asset(inference["mask"])["url"]).size == (SIZE, SIZE)
+    assert job["status"] == "pending" and job["progress"] == 0 and job["jobType"] == "inference"
+    assert job["metadata"]["input"] == inference and job["metadata"]["assetIds"] == []
+
+
+def test_seeds_are_picked_and_ids_are_unique_across_sandboxes(make_api: Callable[..., Api]) -> None:
+    first, second = make_api(), make_api()
+    one, two = (api.generate(request(seed=None)) for api in (first, second))
+    assert one["inference"]["seed"].isdigit() and one["inference"]["seed"] != two["inference"]["seed"]
+    assert one["job"]["jobId"] != two["job"]["jobId"]
+
+
+# --- the job's life ---------------------------------------------------------------------------
+
+
+def test_job_goes_through_every_status_with_rising_progress(api: Api) -> None:
+    job_id = api.generate(request(numSamples=2))["job"]["jobId"]
+    seen: list[str] = []
+    progress: list[float] = []
+    history_lengths: list[int] = []
+    for _ in range(45):  # 11.25 s of a 10 s job, in quarter seconds
+        job = api.job(job_id)
+        if not seen or seen[-1] != job["status"]:
+            seen.append(job["status"])
+        progress.append(job["progress"])
+        history = job["statusHistory"]
+        history_lengths.append(len(history))
+        assert [h["status"] for h in history] == STATUSES[: len(history)]
+        dates = [datetime.fromisoformat(h["date"]) for h in history]
+        assert dates == sorted(dates) and job["updatedAt"] == history[-1]["date"]
+        if job["status"] in ("pending", "queued", "warming-up"):
+            assert job["progress"] == 0
+        api.clock.advance(0.25)
+    assert seen == STATUSES
+    assert progress == sorted(progress) and progress[-1] == 1
+    assert len({p for p in progress if 0 < p < 1}) > 10  # rises gradually while in progress
+    assert history_lengths == sorted(history_lengths)
+    assert len(job["metadata"]["assetIds"]) == 2
+
+
+def test_zero_second_jobs_succeed_at_once(make_api: Callable[..., Api]) -> None:
+    api = make_api(job_seconds=0)
+    job = api.generate(request())["job"]
+    assert job["status"] == "success" and len(job["metadata"]["assetIds"]) == 1
+
+
+def test_unknown_job_is_404(api: Api) -> None:
+    api.call("GET", "/jobs/job_nope", 404)
+    api.call("POST", "/jobs/job_nope/action", 404, json={"action": "cancel"})
+
+
+@pytest.mark.parametrize("prompt", ["a lantern [fail]", "a lantern [FAIL] please"])
+def test_a_fail_prompt_ends_in_failure_with_error_and_hint(api: Api, prompt: str) -> None:
+    job = api.finish(api.generate(request(prompt=prompt))["job"]["jobId"])
+    assert job["status"] == "failure" and job["statusHistory"][-1]["status"] == "failure"
+    assert "[fail]" in job["metadata"]["error"] and job["metadata"]["hint"]
+    assert job["metadata"]["assetIds"] == [] and 0 < job["progress"] < 1
+
+
+def test_fail_rate_fails_jobs_deterministically(make_api: Callable[..., Api]) -> None:
+    def outcomes(seed: int) -> list[str]:
+        api = make_api(job_seconds=1, fail_rate=0.5, seed=seed)
+        ids = [api.generate(request())["job"]["jobId"] for _ in range(12)]
+        api.clock.advance(1)
+        return [api.job(job_id)["status"] for job_id in ids]
+
+    first = outcomes(7)
+    assert set(first) == {"success", "failure"}
+    assert outcomes(7) == first
+    assert set(outcomes(8)) <= {"success", "failure"}
+    every = make_api(job_seconds=1, fail_rate=1.0)
+    job = every.finish(every.generate(request())["job"]["jobId"])
+    assert job["status"] == "failure" and job["metadata"]["error"] and job["metadata"]["hint"]
+
+
+# --- cancel ------------------------------------------------------------------------------------
+
+
+def test_cancel_a_running_job(api: Api) -> None:
+    job_id = api.generate(request())["job"]["jobId"]
+    api.clock.advance(5)
+    job = api.cancel(job_id)["job"]
+    assert job["status"] == "canceled" and job["statusHistory"][-1]["status"] == "canceled"
+    frozen = job["progress"]
+    assert 0 < frozen < 1
+    later = api.finish(job_id)
+    assert later["status"] == "canceled" and later["progress"] == frozen and later["metadata"]["assetIds"] == []
+    assert "Cannot cancel" in api.cancel(job_id, 400)["reason"]
+
+
+def test_cancel_refused_when_not_cancellable(make_api: Callable[..., Api]) -> None:
+    api = make_api(cancellable=False)
+    job_id = api.generate(request())["job"]["jobId"]
+    assert api.cancel(job_id, 400)["reason"] == "Cannot cancel this type of job"
+    assert api.finish(job_id)["status"] == "success"
+
+
+def test_cancel_refused_once_finished(api: Api) -> None:
+    job_id = api.generate(request())["job"]["jobId"]
+    api.finish(job_id)
+    reason = api.cancel(job_id, 400)["reason"]
+    assert "Cannot cancel" in reason and "success" in reason
+
+
+@pytest.mark.parametrize("body", [{"action": "pause"}, {}, ["cancel"]])
+def test_cancel_with_a_bad_body_is_400(api: Api, body: Any) -> None:
+    job_id = api.generate(request())["job"]["jobId"]
+    answer = api.call("POST", f"/jobs/{job_id}/action", 400, json=body)
+    assert answer["errors"][0]["field"] == "action"
+    assert api.job(job_id)["status"] == "pending"
+
+
+# --- result images -----------------------------------------------------------------------------
+
+
+def test_results_are_pngs_of_the_requested_size_one_per_sample(api: Api) -> None:
+    results = api.results(request(width=128, height=96, numSamples=3))
+    assert [r.size for r in results] == [(128, 96)] * 3
+    assert len({r.tobytes() for r in results}) == 3  # each sample has its own seed
+
+
+def test_results_default_to_the_input_size(api: Api) -> None:
+    assert api.results(request())[0].size == (SIZE, SIZE)
+
+
+def test_results_are_deterministic_for_a_seed(api: Api) -> None:
+    first = api.results(request(seed="42"))[0]
+    again = api.results(request(seed="42"))[0]
+    other = api.results(request(seed="43"))[0]
+    assert first.tobytes() == again.tobytes()
+    assert first.tobytes() != other.tobytes()
+
+
+def test_only_the_masked_area_is_repainted(api: Api) -> None:
+    result = api.results(request())[0]
+    original = input_image()
+    assert outside_mask(result).tobytes() == outside_mask(original).tobytes()
+    changed = ImageChops.difference(inside(result), inside(original)).convert("L")
+    assert changed.point(lambda v: 255 if v > 8 else 0).histogram()[255] > 0.9 * 32 * 32
+
+
+def test_pixels_outside_the_mask_follow_the_resized_input(api: Api) -> None:
+    flat = Image.new("RGB", (SIZE, SIZE), (40, 120, 200))  # resizing can't change a flat colour
+    result = api.results(request(image=data_url(flat), width=128, height=128))[0]
+    mask = mask_image().resize((128, 128), Image.Resampling.NEAREST)
+    kept = Image.composite(Image.new("RGB", (128, 128)), result, mask)
+    expected = Image.composite(Image.new("RGB", (128, 128)), Image.new("RGB", (128, 128), (40, 120, 200)), mask)
+    assert kept.tobytes() == expected.tobytes()
+
+
+def test_a_mask_of_another_size_is_stretched_to_the_image(api: Api) -> None:
+    result = api.results(request(mask=data_url(mask_image(32))))[0]
+    assert outside_mask(result).tobytes() == outside_mask(input_image()).tobytes()
+
+
+def test_references_colour_the_repainted_area(api: Api) -> None:
+    def redness(color: tuple[int, int, int]) -> float:
+        result = api.results(request(ipAdapterImages=[reference(color)] * 2, strength=1))[0]
+        r, _, b = ImageStat.Stat(inside(result)).mean
+        return r - b
+
+    assert redness(RED) > redness(BLUE) + 60
+
+
+def test_strength_sets_how_far_from_the_original_the_result_goes(api: Api) -> None:
+    def change(strength: float) -> float:
+        result = api.results(request(strength=strength))[0]
+        return sum(ImageStat.Stat(ImageChops.difference(inside(result), inside(input_image()))).mean)
+
+    assert change(0.1) < change(0.5) < change(1.0)
+
+
+# --- assets --------------------------------------------------------------------------------------
+
+
+def upload(api: Api, image: Image.Image, name: str = "input.png") -> Any:
+    body = conforms("PostAssetRequest", {"image": data_url(image), "name": name})
+    return api.call("POST", "/assets", schema="PostAssetResponse", json=body)["asset"]
+
+
+def test_upload_get_and_download_an_asset(api: Api) -> None:
+    asset = upload(api, input_image())
+    assert asset["metadata"]["name"] == "input.png" and asset["mimeType"] == "image/png"
+    fetched = api.asset(asset["id"])
+    assert fetched["properties"]["width"] == SIZE and fetched["properties"]["size"] > 0
+    url = httpx.URL(fetched["url"])
+    assert url.host == "sandbox.local" and url.path == f"/sandbox-cdn/{asset['id']}.png"
+    assert b"Signature=" in url.query and b"%3D%3D" in url.query and b"Key-Pair-Id=SANDBOX" in url.query
+    assert api.download(fetched["url"]).tobytes() == input_image().tobytes()
+
+
+def test_download_is_refused_with_credentials_or_an_altered_query(api: Api) -> None:
+    url = api.asset(upload(api, input_image())["id"])["url"]
+    with_auth = api.http.get(url)  # the client's auth adds an Authorization header
+    assert with_auth.status_code == 400 and with_auth.json()["reason"]
+    base, _, query = url.partition("?")
+    for altered in (
+        f"{base}?{unquote(query)}",  # decoded
+        f"{base}?{query.replace('%', '%25')}",  # encoded twice
+        base,
+        url.replace("Key-Pair-Id=SANDBOX", "Key-Pair-Id=OTHER"),
+        url.replace("Expires=", "Expires=1"),
+    ):
+        assert api.http.get(altered, auth=None).status_code == 400, altered
+
+
+def test_download_links_expire(api: Api) -> None:
+    url = api.asset(upload(api, input_image())["id"])["url"]
+    api.clock.advance(2 * 3600)
+    response = api.http.get(url, auth=None)
+    assert response.status_code == 403 and response.json()["reason"]
+
+
+def test_unknown_asset_is_404(api: Api) -> None:
+    api.call("GET", "/assets/asset_nope", 404)
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"name": "x.png"}, "image"),
+    ({"image": "data:image/png;base64,AAAA", "name": "x.png"}, "image"),
+    ({"image": "not a data url", "name": "x.png"}, "image"),
+    ({"image": data_url(input_image())}, "name"),
+    ({"image": data_url(input_image()), "name": "x.png", "colour": "red"}, "colour"),
+])
+def test_bad_uploads_are_400_naming_the_field(api: Api, body: dict[str, Any], field: str) -> None:
+    answer = api.call("POST", "/assets", 400, json=body)
+    assert answer["errors"][0]["field"] == field and answer["reason"].startswith(field)
+
+
+def test_generate_from_asset_ids(api: Api) -> None:
+    image_id, mask_id = upload(api, input_image())["id"], upload(api, mask_image(), "mask.png")["id"]
+    red = upload(api, Image.new("RGB", (16, 16), RED), "red.png")["id"]
+    body = request(image=image_id, mask=None, maskId=mask_id, ipAdapterImages=None, ipAdapterImageIds=[red])
+    result = api.results(body)[0]
+    assert outside_mask(result).tobytes() == outside_mask(input_image()).tobytes()
+    again = api.generate(request(image=None, imageId=image_id, mask=None, maskId=mask_id))
+    assert again["inference"]["image"] == image_id and again["inference"]["maskId"] == mask_id
+
+
+def test_a_result_can_be_the_next_input(api: Api) -> None:
+    job = api.finish(api.generate(request())["job"]["jobId"])
+    result_id = job["metadata"]["assetIds"][0]
+    assert api.asset(result_id)["metadata"]["parentJobId"] == job["jobId"]
+    assert api.results(request(image=result_id))[0].size == (SIZE, SIZE)
+
+
+@pytest.mark.parametrize("field", ["image", "imageId", "maskId", "ipAdapterImageIds"])
+def test_unknown_asset_ids_are_400_naming_the_field(api: Api, field: str) -> None:
+    unknown: Any = ["asset_nope"] if field == "ipAdapterImageIds" else "asset_nope"
+    cleared = {"image": {}, "imageId": {"image": None}, "maskId": {"mask": None},
+               "ipAdapterImageIds": {"ipAdapterImages": None}}[field]
+    answer = api.generate(request(**{**cleared, field: unknown}), 400)
+    assert answer["errors"][0]["field"] == field and "asset_nope" in answer["reason"]
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("overrides", "field", "words"), [
+    ({"width": 513}, "width", "multiple of 8"),
+    ({"mask": None}, "mask", "required"),
+    ({"strength": 2}, "strength", "between 0.01 and 1"),
+    ({"ipAdapterImages": None}, "ipAdapterImages", "reference"),
+    ({"modelId": SDXL, "width": 256, "height": 256}, "width", "SDXL"),
+    ({"modelId": FLUX_LORA, "baseModelId": "flux.1-pro"}, "baseModelId", "flux.1-dev"),
+    ({"mask": "data:image/png;base64,AAAA"}, "mask", "data URL"),
+    ({"ipAdapterImages": [reference(RED), "data:image/png;base64,AAAA"]}, "ipAdapterImages", "reference 2"),
+])
+def test_invalid_requests_are_400_naming_the_field(api: Api, overrides: dict[str, Any], field: str,
+                                                    words: str) -> None:
+    answer = api.generate(request(**overrides), 400)
+    assert answer["errors"][0]["field"] == field
+    assert words in answer["reason"] and words in answer["errors"][0]["message"] + answer["reason"]
+
+
+def test_the_reason_is_the_apps_own_wording(api: Api) -> None:
+    body = request(width=513)
+    expected = check(body).errors[0]
+    assert api.generate(body, 400)["reason"] == str(expected)
+
+
+@pytest.mark.parametrize("overrides", [{"colour": "red"}, {"dryRun": True}])
+def test_keys_that_are_not_body_fields_are_400(api: Api, overrides: dict[str, Any]) -> None:
+    answer = api.call("POST", GENERATE, 400, json=request(**overrides))
+    assert answer["errors"][0]["field"] == next(iter(overrides))
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"", b"[1, 2]", b"\xff\xfe"])
+def test_bodies_that_are_not_a_json_object_are_400(api: Api, content: bytes) -> None:
+    api.call("POST", GENERATE, 400, content=content, headers={"Content-Type": "application/json"})
+
+
+def test_unknown_model_is_404_and_a_model_without_the_capability_is_400(api: Api) -> None:
+    assert "model_nope" in api.generate(request(modelId="model_nope"), 404)["reason"]
+    assert "inpaint_ip_adapter" in api.generate(request(modelId=NOT_CAPABLE), 400)["reason"]
+
+
+# --- models --------------------------------------------------------------------------------------
+
+
+def list_all(api: Api, **query: str) -> tuple[list[dict[str, Any]], int]:
+    models: list[dict[str, Any]] = []
+    pages = 0
+    params: dict[str, str] = dict(query)
+    while True:
+        page = api.call("GET", "/models", schema="GetModelsResponse", params=params)
+        models += page["models"]
+        pages += 1
+        token = page.get("nextPaginationToken")
+        if not token:
+            return models, pages
+        params["paginationToken"] = token
+
+
+def test_models_are_paginated_and_mix_capabilities(api: Api) -> None:
+    everything, pages = list_all(api, pageSize="2")
+    assert pages == 3 and len(everything) == len({m["id"] for m in everything}) == 6
+    assert [m["id"] for m in everything] == [m["id"] for m in list_all(api)[0]]  # default page holds them all
+    usable = [m for m in everything if "inpaint_ip_adapter" in m["capabilities"]]
+    assert 3 <= len(usable) < len(everything)
+    types = {m["type"] for m in usable}
+    assert {"sd-xl", "sd-1_5", "flux.1-lora"} <= types
+    lora = next(m for m in everything if m["type"] == "flux.1-lora")
+    assert lora["compliantModelIds"] and lora["epochs"]
+
+
+def test_models_filter_by_privacy(api: Api) -> None:
+    private, _ = list_all(api, privacy="private")
+    public, _ = list_all(api, privacy="public")
+    assert private and public and {m["privacy"] for m in private} == {"private"}
+    assert len(private) + len(public) == 6
+
+
+def test_model_thumbnails_can_be_downloaded(api: Api) -> None:
+    model = api.call("GET", f"/models/{SDXL}", schema="GetModelsByModelIdResponse")["model"]
+    assert model["id"] == SDXL and model["type"] == "sd-xl"
+    assert api.download(model["thumbnail"]["url"]).size == (128, 128)
+
+
+def test_unknown_model_get_is_404(api: Api) -> None:
+    api.call("GET", "/models/model_nope", 404)
+
+
+@pytest.mark.parametrize("query", [{"pageSize": "0"}, {"pageSize": "many"}, {"paginationToken": "bogus"},
+                                   {"privacy": "secret"}])
+def test_bad_model_queries_are_400(api: Api, query: dict[str, str]) -> None:
+    answer = api.call("GET", "/models", 400, params=query)
+    assert answer["errors"][0]["field"] == next(iter(query))
+
+
+@pytest.mark.parametrize("status", [403, 410])
+def test_models_status_knob(make_api: Callable[..., Api], status: int) -> None:
+    api = make_api(models_status=status)
+    api.call("GET", "/models", status)
+    api.call("GET", f"/models/{SDXL}", status)
+    api.generate(request())  # typing a model id still works
+
+
+def test_empty_models_knob_lists_no_usable_model(make_api: Callable[..., Api]) -> None:
+    api = make_api(empty_models=True)
+    models, _ = list_all(api)
+    assert models and not [m for m in models if "inpaint_ip_adapter" in m["capabilities"]]
+    api.call("GET", f"/models/{SDXL}", schema="GetModelsByModelIdResponse")
+
+
+# --- auth, routing, limits ----------------------------------------------------------------------
+
+
+def test_calls_without_basic_auth_are_401(make_api: Callable[..., Api]) -> None:
+    api = make_api(auth=None)
+    for headers in ({}, {"Authorization": "Bearer abc"}, {"Authorization": "Basic !!!"},
+                    {"Authorization": "Basic a2V5"}):  # "key" without ":secret"
+        api.call("GET", "/models", 401, headers=headers)
+    api.call("GET", "/nowhere", 401)
+
+
+def test_configured_credentials_are_enforced(make_api: Callable[..., Api]) -> None:
+    make_api(auth=("key", "wrong"), credentials=("key", "secret")).call("GET", "/models", 401)
+    make_api(auth=("key", "secret"), credentials=("key", "secret")).call("GET", "/models", 200)
+
+
+def test_unknown_routes_are_404_and_wrong_methods_405(api: Api) -> None:
+    api.call("GET", "/nowhere", 404)
+    api.call("GET", "/jobs/a/b/c", 404)
+    assert api.http.get("https://sandbox.local/elsewhere").status_code == 404
+    response = api.http.delete("/jobs/job_x")
+    assert response.status_code == 405 and response.headers["Allow"] == "GET" and response.json()["reason"]
+    assert api.http.get(GENERATE).status_code == 405
+
+
+def test_bodies_over_10_mb_are_413(api: Api) -> None:
+    body = request(prompt="x" * (10 * 1024 * 1024))
+    assert api.http.post(GENERATE, json=body).status_code == 413
+
+
+def test_rate_limit_burst(make_api: Callable[..., Api]) -> None:
+    api = make_api(rate_limit_burst=2)
+    for _ in range(2):
+        response = api.http.get("/models")
+        assert response.status_code == 429 and response.headers["Retry-After"] == "1"
+        body = response.json()
+        assert body["reason"] and body["name"] and body["details"]["actionLimit"] > 0 and body["details"]["actionName"]
+    api.call("GET", "/models", schema="GetModelsResponse")
+
+
+def test_error_rate_is_deterministic(make_api: Callable[..., Api]) -> None:
+    def statuses(seed: int) -> list[int]:
+        api = make_api(error_rate=0.5, seed=seed)
+        return [api.http.get("/models").status_code for _ in range(30)]
+
+    first = statuses(3)
+    assert set(first) == {200, 503}
+    assert statuses(3) == first
+    assert statuses(4) != first
+    api = make_api(error_rate=1.0)
+    assert api.call("GET", "/models", 503)["reason"]
+
+
+def test_an_internal_error_is_a_500_answer(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("scenario_tui.sandbox.state.parse_generation", broken)
+    assert "boom" in api.call("POST", GENERATE, 500, json=request())["reason"]
+
+
+def test_concurrent_calls_are_safe(api: Api) -> None:
+    with ThreadPoolExecutor(8) as pool:
+        jobs = list(pool.map(lambda _: api.generate(request())["job"]["jobId"], range(16)))
+    assert len(set(jobs)) == 16
+    api.clock.advance(10)
+    with ThreadPoolExecutor(8) as pool:
+        assets = [a for job in pool.map(api.job, jobs) for a in job["metadata"]["assetIds"]]
+    assert len(set(assets)) == 16
+
+
+# --- transports and the local server ----------------------------------------------------------
+
+
+async def test_async_transport_serves_an_async_client() -> None:
+    clock = FakeClock()
+    sandbox = Sandbox(SandboxConfig(job_seconds=4), clock=clock)
+    threads: list[str] = []
+    handle = sandbox.handle
+
+    def spy(request: httpx.Request) -> httpx.Response:
+        threads.append(threading.current_thread().name)
+        return handle(request)
+
+    sandbox.handle = spy  # type: ignore[method-assign]
+    async with httpx.AsyncClient(transport=SandboxTransport(sandbox), base_url=BASE_URL, auth=("k", "s")) as client:
+        submitted = await client.post(GENERATE, json=request())
+        assert submitted.status_code == 200
+        job_id = conforms("PostInpaintIpAdapterInferencesResponse", submitted.json())["job"]["jobId"]
+        clock.advance(4)
+        job = conforms("GetJobIdResponse", (await client.get(f"/jobs/{job_id}")).json())["job"]
+        asset = (await client.get(f"/assets/{job['metadata']['assetIds'][0]}")).json()["asset"]
+        download = await client.get(asset["url"], auth=None)
+    assert download.status_code == 200 and download.content.startswith(b"\x89PNG")
+    assert threading.current_thread().name not in threads
+
+
+async def test_async_transport_applies_latency_without_blocking(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def fake_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr("scenario_tui.sandbox.transport.asyncio.sleep", fake_sleep)
+    transport = SandboxTransport(Sandbox(SandboxConfig(latency=0.7)))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL, auth=("k", "s")) as client:
+        assert (await client.get("/models")).status_code == 200
+    assert waits == [0.7]
+
+
+async def test_the_apps_client_runs_a_whole_generation_on_the_sandbox(tmp_path: Any) -> None:
+    clock = FakeClock()
+    transport = SandboxTransport(Sandbox(SandboxConfig(job_seconds=2), clock=clock))
+    params = check(request(numSamples=2)).params
+    assert params is not None
+    async with ScenarioClient("key", "secret", base_url=BASE_URL, transport=transport) as client:
+        usable = await client.list_models(page_size=2)
+        assert SD15 in {m.id for m in usable} and all(m.usable for m in usable)
+        assert (await client.quote(params)).cost == 2
+        submission = await client.generate(params)
+        clock.advance(2)
+        job = await client.get_job(submission.job.id)
+        assert job.state == "success" and len(job.asset_ids) == 2
+        asset = await client.get_asset(job.asset_ids[0])
+        assert asset.url is not None
+        saved = await client.download(asset.url, tmp_path / "result.png")
+    assert Image.open(saved).size == (SIZE, SIZE)
+
+
+def test_sync_transport_applies_latency(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr("scenario_tui.sandbox.transport.time.sleep", waits.append)
+    transport = SyncSandboxTransport(Sandbox(SandboxConfig(latency=0.2)))
+    with httpx.Client(transport=transport, base_url=BASE_URL, auth=("k", "s")) as client:
+        assert client.get("/models").status_code == 200
+    assert waits == [0.2]
+
+
+@pytest.fixture
+def local_server() -> Iterator[ThreadingHTTPServer]:
+    server = make_server(Sandbox(SandboxConfig(job_seconds=0)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+def test_local_server_answers_real_http(local_server: ThreadingHTTPServer) -> None:
+    host, port = local_server.server_address[:2]
+    assert host == "127.0.0.1" and port
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}/v1", auth=("k", "s"), timeout=10) as client:
+        conforms("GetModelsResponse", client.get("/models", params={"pageSize": "1"}).json())
+        assert client.get("/models").headers["content-type"] == "application/json"
+        assert client.get("/models", auth=None).status_code == 401
+        quote = client.post(GENERATE, json=request(), params={"dryRun": "true"})
+        assert quote.status_code == 269 and conforms("DryRunResponse", quote.json())
+        job = conforms("PostInpaintIpAdapterInferencesResponse", client.post(GENERATE, json=request()).json())["job"]
+        asset = client.get(f"/assets/{job['metadata']['assetIds'][0]}").json()["asset"]
+        assert asset["url"].startswith(f"http://127.0.0.1:{port}/sandbox-cdn/")
+        download = client.get(asset["url"], auth=None)
+        assert download.status_code == 200 and download.content.startswith(b"\x89PNG")
+        assert client.get(asset["url"]).status_code == 400  # with the Authorization header
+
+
+def test_local_server_is_loopback_only() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        make_server(Sandbox(), host="0.0.0.0")
+
+
+def test_serve_prints_the_base_url(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(ThreadingHTTPServer, "serve_forever", lambda self: None)
+    serve(0, SandboxConfig())
+    captured = capsys.readouterr()
+    assert captured.out == "" and "http://127.0.0.1:" in captured.err and "/v1" in captured.err
+
+
+def test_importing_the_sandbox_does_not_load_pillow() -> None:
+    code = "import sys, scenario_tui.sandbox; print('PIL' in sys.modules, 'textual' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["False", "False"]
