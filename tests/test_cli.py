@@ -64,7 +64,7 @@ def test_generate_in_the_sandbox_writes_real_pngs_and_metadata(
     assert result["status"] == "success" and result["seed"] == "42" and len(result["files"]) == 2
     for index, name in enumerate(result["files"], start=1):
         path = Path(name)
-        assert path.parent == out and path.name == f"{result['jobId']}_{index:02d}_seed-42.png"
+        assert path.parent == out and path.name == f"{result['jobId']}_{index:02d}_seed-{41 + index}.png"  # own seeds
         with Image.open(path) as im:
             # the sandbox picks an SDXL model (sides 512-2048): the input's 4:3, scaled up to fit
             assert im.format == "PNG" and im.size == (680, 512)

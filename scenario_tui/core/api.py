@@ -38,6 +38,7 @@ _UNEXPECTED = "unexpected answer from the server"
 _CONNECT_TIMEOUT = 10.0
 _WRITE_TIMEOUT = 120.0  # room for ~10 MB JSON bodies on slow uplinks
 _CHUNK = 64 * 1024
+_MIN_SECRET = 4  # shorter values (test placeholders) would blank out ordinary letters
 _CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
 _STATUS_SEPARATORS = re.compile(r"[\s_-]+")
 
@@ -419,7 +420,7 @@ class ScenarioClient:
         # Sent per request, never set on the httpx client, so download() cannot leak it.
         self._auth_headers = {"Authorization": f"Basic {token}", "Accept": "application/json"}
         # Longest first, so a secret inside the token is never half-replaced.
-        self._secrets = sorted({s for s in (token, api_key, api_secret) if s}, key=len)[::-1]
+        self._secrets = sorted({s for s in (token, api_key, api_secret) if len(s) >= _MIN_SECRET}, key=len)[::-1]
         self._base_url = base_url.rstrip("/")
         self._max_retries = max_retries
         self._backoff = backoff

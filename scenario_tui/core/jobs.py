@@ -89,6 +89,8 @@ async def save_results(
 ) -> list[Path]:
     """Download every result of a finished job into ``out_dir`` and write ``<job>.json`` beside them.
 
+    Files are named with the sample's own seed when the asset records it, else the request's.
+
     The JSON holds the request parameters (data URLs shortened, no credentials), the job's
     status and the file names, so any result can be traced back to how it was made.
     """
@@ -98,7 +100,8 @@ async def save_results(
         asset = await client.get_asset(asset_id)
         if not asset.url:
             raise ApiError(f"result {index} ({asset_id}) has no download URL yet")
-        dest = out_dir / result_name(job.id, index, seed, asset.mime_type)
+        sample_seed = asset.metadata.get("seed")  # the API records each sample's own seed
+        dest = out_dir / result_name(job.id, index, str(sample_seed) if sample_seed else seed, asset.mime_type)
         await client.download(asset.url, dest)
         paths.append(dest)
         if on_saved:

@@ -111,11 +111,16 @@ class Concept(BaseModel):
 class ModelLike(Protocol):
     """What the cross-field rules need to know about the chosen model (``api.ModelInfo`` fits)."""
 
-    id: str
-    name: str
-    type: str
-    compliant_model_ids: tuple[str, ...]
-    epochs: tuple[str, ...]
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def compliant_model_ids(self) -> tuple[str, ...]: ...
+    @property
+    def epochs(self) -> tuple[str, ...]: ...
 
 
 @dataclass(frozen=True)

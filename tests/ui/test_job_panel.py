@@ -26,7 +26,6 @@ from tests.conftest import make_image, make_mask
 
 BASE = "https://sandbox.local/v1"
 RECORD = {"prompt": "a [b]knight[/b]", "strength": 0.75, "numSamples": 2, "negativePrompt": None}
-Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
 
 
 class Clock:
@@ -44,6 +43,7 @@ class JobsApp(App[None]):
 
     def __init__(self, transport: httpx.AsyncBaseTransport, tmp_path: Path, clock: Clock | None = None) -> None:
         super().__init__()
+        # Credentials long enough that the client's redaction of them leaves server messages readable.
         self.client = ScenarioClient("test-key", "test-secret", base_url=BASE, transport=transport, sleep=no_sleep)
         self.settings = Settings(output_dir=tmp_path / "out", poll_interval=0.01, poll_max_interval=0.02)
         self.image_cls = None
@@ -127,6 +127,21 @@ async def settle(app: App[None], pilot: Pilot[None]) -> None:
     await pilot.pause()
 
 
+async def until(pilot: Pilot[None], condition: Callable[[], bool]) -> None:
+    """Let the app run until ``condition`` holds (polls are at most 0.1 s apart in these tests)."""
+    for _ in range(2000):
+        if condition():
+            return
+        await pilot.pause()
+    raise AssertionError("condition never met")
+
+
+async def cancel_workers_done(app: App[None]) -> None:
+    for worker in list(app.workers):
+        if worker.group == "cancel":
+            await worker.wait()
+
+
 # --------------------------------------------------------------------------- scripted answers
 
 
@@ -176,6 +191,21 @@ async def test_non_transient_error_ends_tracking_without_crashing(tmp_path: Path
         assert app.finished() == [entry]
         assert app.panel.running_count == 0
         assert list(app.ledger.entries()) == []  # the job did not end; it is only no longer followed
+
+
+async def test_a_crash_while_following_ends_that_job_only(tmp_path: Path) -> None:
+    async def broken(request: httpx.Request) -> httpx.Response:
+        raise RuntimeError("bug [/in] the transport")
+
+    app = JobsApp(httpx.MockTransport(broken), tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        entry = app.panel.add_submitting(RECORD, "1", "Model")
+        app.panel.submitted(entry, Submission(job("job_x"), cost=1))
+        await until(pilot, lambda: not entry.running)
+        assert app.is_running
+        assert entry.state == "tracking stopped"
+        assert entry.error == "following this job failed: RuntimeError('bug [/in] the transport')"
+        assert app.finished() == [entry]
 
 
 async def test_submit_failed_shows_the_message(tmp_path: Path) -> None:
@@ -274,21 +304,6 @@ class SandboxApp(JobsApp):
         self.clock.now += seconds
 
 
-async def until(pilot: Pilot[None], condition: Callable[[], bool]) -> None:
-    """Let the app run until ``condition`` holds (polls are a few milliseconds apart)."""
-    for _ in range(2000):
-        if condition():
-            return
-        await pilot.pause()
-    raise AssertionError("condition never met")
-
-
-async def cancel_workers_done(app: App[None]) -> None:
-    for worker in list(app.workers):
-        if worker.group == "cancel":
-            await worker.wait()
-
-
 async def test_row_appears_at_once_then_polls_to_success_and_saves(tmp_path: Path) -> None:
     app = SandboxApp(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -318,16 +333,18 @@ async def test_row_appears_at_once_then_polls_to_success_and_saves(tmp_path: Pat
             "results": [str(p) for p in entry.results]}
 
 
-async def test_concurrent_jobs_all_finish(tmp_path: Path) -> None:
+async def test_a_dozen_concurrent_jobs_all_finish_and_keys_still_work(tmp_path: Path) -> None:
     app = SandboxApp(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        entries = [await app.submit(seed=str(seed)) for seed in (1, 2, 3)]
-        assert app.panel.running_count == 3
+        entries = [await app.submit(seed=str(seed)) for seed in range(12)]
+        assert app.panel.running_count == 12
         assert app.panel.entries == entries[::-1]
+        await pilot.press("down", "down")
+        assert app.panel.selected is entries[-3]
         app.advance()
         await settle(app, pilot)
-        assert [e.state for e in entries] == ["success"] * 3
-        assert len({p for e in entries for p in e.results}) == 6
+        assert [e.state for e in entries] == ["success"] * 12
+        assert len({p for e in entries for p in e.results}) == 24
         assert sorted(app.finished(), key=entries.index) == entries
         assert app.panel.running_count == 0
 
@@ -381,6 +398,8 @@ async def test_cancel_while_still_submitting_explains(tmp_path: Path) -> None:
     app = SandboxApp(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         entry = app.panel.add_submitting(RECORD, "1", "Model")
+        await pilot.pause()
+        assert row_text(app, entry).startswith("↑ submitting…  —")
         await pilot.press("c")
         await cancel_workers_done(app)
         assert entry.note == "still submitting: there is no job to cancel yet"
@@ -401,3 +420,18 @@ async def test_transient_errors_show_a_note_and_the_job_still_finishes(tmp_path:
         await settle(app, pilot)
         assert entry.state == "success" and len(entry.results) == 2
         assert entry.note is None  # the next good poll cleared it
+
+
+async def test_results_that_cannot_be_saved_are_reported(tmp_path: Path) -> None:
+    app = SandboxApp(tmp_path)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    app.settings = Settings(output_dir=blocker, poll_interval=0.01, poll_max_interval=0.02)
+    async with app.run_test(size=(100, 30)) as pilot:
+        entry = await app.submit()
+        app.advance()
+        await settle(app, pilot)
+        assert entry.state == "success" and entry.results == []
+        assert entry.error is not None and entry.error.startswith("results not saved: ")
+        assert app.finished() == [entry]
+        assert list(app.ledger.entries())[-1]["results"] == []

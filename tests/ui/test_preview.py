@@ -116,7 +116,7 @@ async def test_grid_toggles_a_contact_sheet(results: list[Path]) -> None:
 async def test_loaded_images_need_no_file() -> None:
     app = PreviewApp()
     async with app.run_test(size=SIZE) as pilot:
-        app.query_one(Preview).show([PreviewItem("mask overlay", image=Image.new("RGB", (1500, 900), "red"))])
+        app.query_one(Preview).show([PreviewItem("mask", image=Image.new("L", (1500, 900), 255))])
         await settle(app, pilot)
         image = shown_image(app)
         assert image is not None and image.width < 1500

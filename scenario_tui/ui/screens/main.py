@@ -172,8 +172,8 @@ class MainScreen(Screen[None]):
 
     def _file_fields(self) -> list[FileField]:
         form = self.form
-        return [form.file("image"), form.file("mask"), *(f for f, _ in form.references.rows()),
-                form.file("ipAdapterImage")]
+        single = [form.single_reference] if form.single_reference is not None else []
+        return [form.file("image"), form.file("mask"), *(f for f, _ in form.references.rows()), *single]
 
     def _update_costbar(self) -> None:
         fresh = self.quote is not None and self.checked is not None and self.checked.params is not None and \
@@ -250,7 +250,7 @@ class MainScreen(Screen[None]):
         form = self.form
         image, mask = form.file("image").loaded, form.file("mask").loaded
         refs = [f.loaded for f, _ in form.references.rows() if f.loaded is not None]
-        single = form.file("ipAdapterImage").loaded
+        single = form.single_reference.loaded if form.single_reference is not None else None
         all_refs = [*refs, *([single] if single is not None else [])]
         key = tuple(id(x) for x in (image, mask, *all_refs))
         if self._encoded is None or self._encoded[0] != key:
@@ -267,7 +267,7 @@ class MainScreen(Screen[None]):
             values["image"] = encoded.image
         values["mask"] = encoded.mask
         refs = list(encoded.references)
-        if form.file("ipAdapterImage").loaded is not None:
+        if form.single_reference is not None and form.single_reference.loaded is not None:
             values["ipAdapterImage"] = refs.pop()
         values["ipAdapterImages"] = refs or None
         checked = P.check(values, self.model)
@@ -304,17 +304,13 @@ class MainScreen(Screen[None]):
         if blocking:
             self.notify(f"{len(blocking)} problem{'s' if len(blocking) > 1 else ''} to fix first: {blocking[0]}",
                         severity="error", markup=False)
-            self._focus_field(blocking[0].field)
+            self.run_worker(self._focus_field(blocking[0].field), exit_on_error=False)
             return
         self.submitting = True
         self._submit(values)
 
-    def _focus_field(self, name: str) -> None:
-        row = self.form.row("ipAdapterImages" if name == "ipAdapterScales" else name)
-        collapsible = next((a for a in row.ancestors if a.__class__.__name__ == "Collapsible"), None)
-        if collapsible is not None:
-            collapsible.collapsed = False  # type: ignore[attr-defined]
-            collapsible.display = True
+    async def _focus_field(self, name: str) -> None:
+        row = await self.form.reveal("ipAdapterImages" if name == "ipAdapterScales" else name)
         focusable = [w for w in row.query("*") if w.focusable]
         if focusable:
             focusable[0].focus()

@@ -6,13 +6,15 @@ help text while focused, and the model's own message under the field as the user
 
 from __future__ import annotations
 
+import asyncio
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Collapsible, Input, Label, Select, Static, Switch, TextArea
@@ -38,35 +40,58 @@ def help_line(name: str) -> str:
     return (f"{limits}. " if limits else "") + P.help_text(name)
 
 
-class ParamRow(Vertical):
-    """One parameter: label and widget(s) on a line, help while focused, messages underneath.
+class ParamRow(Widget):
+    """One parameter: label and widget(s) on a line, then one message line.
 
-    ``stacked`` rows (prompts, file fields, the reference list) put the widget under the label.
+    The message line shows the field's problems, or its help while the row is focused (the
+    ``-focused`` class is set by the form: cheaper than ``:focus-within``, which restyles every
+    ancestor's subtree on each focus change). ``stacked`` rows put the widget under the label.
     """
 
     def __init__(self, name: str, *children: Widget, stacked: bool = False) -> None:
         super().__init__(id=f"row-{name}", classes="param-row" + (" -stacked" if stacked else ""))
         self.param = name
         self._children = children
-        self._stacked = stacked
+        self._problems: tuple[P.Problem, ...] = ()
 
     def compose(self) -> ComposeResult:
-        label = Label(P.label(self.param), classes="param-label", markup=False)
-        if self._stacked:
-            yield label
-            yield from self._children
-        else:
-            with Horizontal(classes="param-line"):
-                yield label
-                yield from self._children
-        yield Static(help_line(self.param), classes="param-help", markup=False)
-        yield Static("", classes="param-error", markup=False)
+        yield Label(P.label(self.param), classes="param-label", markup=False)
+        yield from self._children
+        yield Static("", classes="param-note", markup=False)
 
     def show_problems(self, problems: tuple[P.Problem, ...]) -> None:
-        error = self.query_one(".param-error", Static)
-        error.update("\n".join(("⚠ " if p.severity == "warning" else "✗ ") + p.message for p in problems))
-        error.set_class(any(p.severity == "error" for p in problems), "-error")
-        error.set_class(bool(problems), "-shown")
+        if problems != self._problems:
+            self._problems = problems
+            self._render_note()
+
+    def set_focused(self, focused: bool) -> None:
+        self.set_class(focused, "-focused")
+        self._render_note()
+
+    def _render_note(self) -> None:
+        note = self.query_one(".param-note", Static)
+        problems = self._problems
+        if problems:
+            note.update("\n".join(("⚠ " if p.severity == "warning" else "✗ ") + p.message for p in problems))
+        elif self.has_class("-focused"):
+            note.update(help_line(self.param))
+        note.set_class(bool(problems) or self.has_class("-focused"), "-shown")
+        note.set_class(any(p.severity == "error" for p in problems), "-error")
+        note.set_class(not problems, "-help")
+
+
+class LazyGroup(Collapsible):
+    """A group that starts collapsed and builds its rows on first expansion, to start fast."""
+
+    def __init__(self, build: Callable[[], list[Widget]], **kw: Any) -> None:
+        super().__init__(collapsed=True, **kw)
+        self._build: Callable[[], list[Widget]] | None = build
+
+    async def on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
+        if event.collapsible is self and self._build is not None:
+            rows, self._build = self._build(), None
+            await self.query_one(Collapsible.Contents).mount_all(rows)
+            self.post_message(ParamForm.Changed())
 
 
 def _widget_for(name: str, value: Any) -> Widget:
@@ -105,23 +130,25 @@ class ParamForm(VerticalScroll):
         """Any value changed (typed, picked, loaded)."""
 
     def __init__(self, values: dict[str, Any], *, show_deprecated: bool = False, **kw: Any) -> None:
-        super().__init__(**kw)
+        super().__init__(can_focus=False, **kw)
         self._initial = values
         self.show_deprecated = show_deprecated
         self.touched: set[str] = set()
+        self._focused_row: ParamRow | None = None
 
     # --- building ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         for group in P.Group:
-            if group is P.Group.REQUEST:
+            names = [n for n in P.fields_in(group) if n not in _NO_ROW]
+            if not names:
                 continue
-            rows = [row for n in P.fields_in(group) if n not in _NO_ROW for row in self._rows(n)]
-            if not rows:
-                continue
-            collapsed = group in (P.Group.ADVANCED, P.Group.DEPRECATED)
-            box = Collapsible(*rows, title=group.value, collapsed=collapsed, id=f"group-{group.name.lower()}")
-            if group is P.Group.DEPRECATED:
-                box.display = self.show_deprecated
+            gid = f"group-{group.name.lower()}"
+            if group in (P.Group.ADVANCED, P.Group.DEPRECATED):
+                box: Collapsible = LazyGroup(lambda names=names: [r for n in names for r in self._rows(n)],
+                                             title=group.value, id=gid)
+                box.display = group is not P.Group.DEPRECATED or self.show_deprecated
+            else:
+                box = Collapsible(*(r for n in names for r in self._rows(n)), title=group.value, id=gid, collapsed=False)
             yield box
 
     def _rows(self, name: str) -> Iterator[Widget]:
@@ -146,21 +173,36 @@ class ParamForm(VerticalScroll):
             yield ParamRow(name, _widget_for(name, value))
             yield Horizontal(Button("Match input", id="match-input", compact=True),
                              Label("Lock aspect", classes="switch-label"), Switch(id="aspect-lock"),
-                             classes="param-line size-tools")
+                             classes="size-tools")
         else:
             yield ParamRow(name, _widget_for(name, value), stacked=P.PARAM_INFO[name].kind == "prompt")
 
     # --- reading -------------------------------------------------------------------------------
-    def file(self, name: Literal["image", "mask", "ipAdapterImage"]) -> FileField:
+    def file(self, name: Literal["image", "mask"]) -> FileField:
         return self.query_one(f"#file-{name}", FileField)
+
+    @property
+    def single_reference(self) -> FileField | None:
+        """The deprecated single reference image field, once its group has been opened."""
+        try:
+            return self.query_one("#file-ipAdapterImage", FileField)
+        except NoMatches:
+            return None
 
     @property
     def references(self) -> ReferenceList:
         return self.query_one(ReferenceList)
 
     def text(self, name: str) -> Any:
-        """The raw value of a plain parameter's widget (``None`` = not set)."""
-        widget = self.query_one(f"#param-{name}")
+        """The raw value of a plain parameter's widget (``None`` = not set).
+
+        Rows of a group not expanded yet are not built: their value is the initial one.
+        """
+        try:
+            widget = self.query_one(f"#param-{name}")
+        except NoMatches:
+            value = self._initial.get(name)
+            return None if value in (None, "", False) else value
         if isinstance(widget, Switch):
             return True if widget.value else None
         if isinstance(widget, Select):
@@ -193,8 +235,10 @@ class ParamForm(VerticalScroll):
                 values["concepts"] = None
         if values.get("ipAdapterImageIds"):
             values["ipAdapterImageIds"] = [x for x in values["ipAdapterImageIds"].replace(",", " ").split() if x]
-        for name in ("image", "mask", "ipAdapterImage"):
-            field = self.file(name)  # type: ignore[arg-type]
+        fields = {"image": self.file("image"), "mask": self.file("mask"), "ipAdapterImage": self.single_reference}
+        for name, field in fields.items():
+            if field is None:
+                continue
             values[name] = field.asset_id or (PLACEHOLDER_IMAGE if field.loaded is not None else None)
             if field.problem:
                 problems.append(P.Problem(name, field.problem))
@@ -231,9 +275,32 @@ class ParamForm(VerticalScroll):
         box.collapsed = not self.show_deprecated
         return self.show_deprecated
 
+    async def reveal(self, name: str) -> ParamRow:
+        """Expand (building if needed) the group holding ``name`` and return its row."""
+        group = self.query_one(f"#group-{P.PARAM_INFO[name].group.name.lower()}", Collapsible)
+        group.display = True
+        if group.collapsed:
+            group.collapsed = False
+            await self.app.animator.wait_until_complete()
+        for _ in range(3):  # a lazy group mounts its rows on the Expanded message
+            try:
+                return self.row(name)
+            except NoMatches:
+                await asyncio.sleep(0)
+        return self.row(name)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        row = next((a for a in event.widget.ancestors_with_self if isinstance(a, ParamRow)), None)
+        if row is not self._focused_row:
+            if self._focused_row is not None and self._focused_row.is_mounted:
+                self._focused_row.set_focused(False)
+            if row is not None:
+                row.set_focused(True)
+            self._focused_row = row
+
     # --- events --------------------------------------------------------------------------------
     def _changed(self, widget: Widget | None) -> None:
-        row = next((a for a in (widget.ancestors if widget else []) if isinstance(a, ParamRow)), None)
+        row = next((a for a in (widget.ancestors_with_self if widget else []) if isinstance(a, ParamRow)), None)
         if row is not None:
             self.touched.add(row.param)
         self.post_message(self.Changed())

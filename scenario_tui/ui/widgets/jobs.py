@@ -121,7 +121,7 @@ class JobEntry:
     def details(self, now: float) -> Text:
         """The detail area's text (no markup: every value may come from the server or a file)."""
         text = Text()
-        head = f"{self.job_id or 'not yet submitted'} · {self.state} · {self.progress:.0%}"
+        head = f"{self.job_id or '(no job id)'} · {self.state} · {self.progress:.0%}"
         head += f" · {format_elapsed(self.elapsed(now))}"
         if self.cost is not None:
             head += f" · {self.cost:g} CU"
@@ -201,6 +201,7 @@ class JobPanel(Widget, can_focus=True):
     JobPanel #job-empty { color: $text-muted; }
     JobPanel #job-detail-scroll { height: auto; max-height: 50%; border-top: solid $primary-darken-2; }
     JobPanel:focus #job-detail-scroll { border-top: solid $accent; }
+    JobPanel:focus JobRow.-selected { background: $accent 30%; }
     """
 
     BINDINGS = [
