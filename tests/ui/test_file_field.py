@@ -181,7 +181,7 @@ async def test_mask_size_mismatch_offers_a_resize_that_fixes_it(tmp_path: Path) 
         assert app.query_one(".file-resize").display
         assert app.field.check_action("resize_mask", ())
 
-        await pilot.press("ctrl+r")
+        await pilot.press("ctrl+t")
         await settle(app, pilot)
         mask = app.field.loaded
         assert isinstance(mask, LoadedMask) and mask.image.size == (128, 96)
@@ -251,6 +251,8 @@ async def test_path_suggester_completes_files_and_directories(
     assert await suggester.get_suggestion("Spr") == "Sprites/"
     monkeypatch.setenv("HOME", str(tmp_path))
     assert await suggester.get_suggestion("~/Her") == "~/Hero.png"
+    assert await suggester.get_suggestion("~nosuchuser-zz/He") is None
+    assert await suggester.get_suggestion("bad\0name/x") is None
 
 
 async def test_path_suggestion_appears_in_the_input(tmp_path: Path) -> None:

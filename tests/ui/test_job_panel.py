@@ -321,7 +321,7 @@ async def test_row_appears_at_once_then_polls_to_success_and_saves(tmp_path: Pat
         job_id = entry.job_id
         out = tmp_path / "out"
         assert entry.state == "success" and entry.progress == 1.0
-        assert [p.name for p in entry.results] == [f"{job_id}_01_seed-7.png", f"{job_id}_02_seed-7.png"]
+        assert [p.name for p in entry.results] == [f"{job_id}_01_seed-7.png", f"{job_id}_02_seed-8.png"]
         assert all(p.parent == out and p.stat().st_size > 0 for p in entry.results)
         assert (out / f"{job_id}.json").exists()
         assert all(str(p) in details(app) for p in entry.results)

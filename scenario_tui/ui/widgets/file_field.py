@@ -67,6 +67,14 @@ def is_image_path(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
+def _expand(text: str) -> Path:
+    """``text`` as a path with ``~`` expanded; an unknown ``~user`` stays as typed."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        return Path(text)
+
+
 # --- path completion -------------------------------------------------------------------------
 
 
@@ -88,7 +96,7 @@ def complete_path(value: str) -> str | None:
         return None
     stem = value.rpartition("/")[2]
     folder_text = value[: len(value) - len(stem)]
-    folder = Path(folder_text).expanduser() if folder_text else Path.cwd()
+    folder = _expand(folder_text) if folder_text else Path.cwd()
     wanted, show_hidden = stem.casefold(), stem.startswith(".")
     best: str | None = None
     try:
@@ -100,7 +108,7 @@ def complete_path(value: str) -> str | None:
                 found = _completion(entry)
                 if found is not None and (best is None or found.casefold() < best.casefold()):
                     best = found
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL byte in pasted text
         return None
     return None if best is None else folder_text + best
 
@@ -147,7 +155,7 @@ def _mask_outcome(mask: LoadedMask, thumbs: bool) -> _Outcome:
 def _resolve(role: Role, text: str, image_size: tuple[int, int] | None, thumbs: bool) -> _Outcome:
     if not text:
         return _Outcome()
-    path = Path(text).expanduser()
+    path = _expand(text)
     if is_asset_id(text) and not path.exists():
         if role == "mask":
             return _Outcome(problem=f"{text}: {_MASK_ASSET}")
@@ -204,7 +212,7 @@ class FileField(Widget):
 
     BINDINGS = [
         Binding("ctrl+o", "browse", "Browse"),
-        Binding("ctrl+r", "resize_mask", "Resize mask"),
+        Binding("ctrl+t", "resize_mask", "Resize mask"),
     ]
 
     image_size: reactive[tuple[int, int] | None] = reactive(None, init=False)
@@ -364,7 +372,7 @@ class FileField(Widget):
         """The current value's folder when it exists, else where the user last browsed."""
         text = self._input.value.strip()
         if text:
-            path = Path(text).expanduser()
+            path = _expand(text)
             folder = path if path.is_dir() else path.parent
             if folder.is_dir() and (path.exists() or "/" in text):
                 return folder
