@@ -28,6 +28,7 @@ class FieldApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield FileField(self.role, id="field")
+        yield Input(id="next-field")  # somewhere for Tab to go
 
     def on_mount(self) -> None:
         self.field.focus()

@@ -22,7 +22,7 @@ from scenario_tui.core import params as P
 from scenario_tui.core.api import ApiError, GoneError, ModelInfo, NetworkError, NotFoundError, Quote, ServerError
 from scenario_tui.ui.screens.confirm import ConfirmScreen
 from scenario_tui.ui.widgets.file_field import FileField
-from scenario_tui.ui.widgets.form import ParamForm
+from scenario_tui.ui.widgets.form import ParamForm, help_line
 from scenario_tui.ui.widgets.jobs import JobPanel
 from scenario_tui.ui.widgets.preview import Preview, PreviewItem
 from scenario_tui.ui.widgets.references import ReferenceList
@@ -71,7 +71,9 @@ class MainScreen(Screen[None]):
         initial["_seed_mode"] = state.seed_mode
         yield Static(self._mode_text(), id="topbar")
         with Horizontal(id="body"):
-            yield ParamForm(initial, show_deprecated=state.show_deprecated, id="form")
+            with Vertical(id="formcol"):
+                yield ParamForm(initial, show_deprecated=state.show_deprecated, id="form")
+                yield Static("", id="helpbar", markup=False)
             with Vertical(id="side"):
                 yield Preview(id="preview")
                 yield JobPanel(id="jobs")
@@ -132,6 +134,11 @@ class MainScreen(Screen[None]):
         self._later("validate", VALIDATE_DELAY, self._validate)
         self._later("save", 1.0, self.save_state)
 
+    @on(ParamForm.Focused)
+    def _on_field_focused(self, event: ParamForm.Focused) -> None:
+        self.query_one("#helpbar", Static).update(
+            f"{P.label(event.param)}: {help_line(event.param)}" if event.param else "")
+
     @on(Input.Changed, "#param-modelId")
     def _on_model_typed(self, event: Input.Changed) -> None:
         self.model = None
@@ -163,8 +170,11 @@ class MainScreen(Screen[None]):
             self._later("quote", QUOTE_DELAY, self.action_quote)
 
     def blocking(self) -> list[P.Problem]:
+        """What stops submitting: the widgets' own problems first (a bad file), then the model's
+        errors on other fields ("required" says nothing new next to "no such file")."""
         errors = list(self.checked.errors) if self.checked else []
-        return [*self.widget_problems, *(e for e in errors if e not in self.widget_problems)]
+        flagged = {p.field for p in self.widget_problems}
+        return [*self.widget_problems, *(e for e in errors if e.field not in flagged)]
 
     def _fingerprint(self, values: dict[str, Any]) -> str:
         files = [id(f.loaded) for f in self._file_fields()]
@@ -380,8 +390,7 @@ class MainScreen(Screen[None]):
         if field.id == "file-image":
             loaded = field.loaded
             self.form.file("mask").image_size = loaded.size if isinstance(loaded, imaging.LoadedImage) else None
-        if field.id in ("file-image", "file-mask") or isinstance(field.parent, ReferenceList) or \
-                any(isinstance(a, ReferenceList) for a in field.ancestors):
+        if field.id in ("file-image", "file-mask"):
             self._later("preview", 0.05, self.action_preview_inputs)
 
     @on(ReferenceList.Changed)

@@ -37,6 +37,7 @@ from scenario_tui.core.imaging import (
 )
 from scenario_tui.core.params import is_asset_id
 from scenario_tui.ui.state import UiState
+from scenario_tui.ui.widgets.buttons import ShortcutButton
 
 Role = Literal["image", "mask", "reference"]
 
@@ -202,7 +203,7 @@ class FileField(Widget):
     FileField { height: auto; }
     FileField > .file-row { height: auto; }
     FileField .file-path { width: 1fr; }
-    FileField .file-browse { width: auto; min-width: 10; }
+    FileField .file-browse { width: auto; min-width: 9; margin-left: 1; }
     FileField > .file-status { height: auto; padding: 0 1; }
     FileField .file-thumb { display: none; margin-right: 1; }
     FileField .file-info { width: 1fr; height: auto; color: $text-muted; }
@@ -232,7 +233,8 @@ class FileField(Widget):
     def __init__(self, role: Role, value: str = "", *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.role: Role = role
-        self._input = Input(value, placeholder=_PLACEHOLDERS[role], suggester=PathSuggester(), classes="file-path")
+        self._input = Input(value, placeholder=_PLACEHOLDERS[role], suggester=PathSuggester(), classes="file-path",
+                            compact=True)
         self._info = Static("", markup=False, classes="file-info")
         self._resize = Button("Resize mask", compact=True, classes="file-resize")
         self._thumb: Widget | None = None
@@ -247,7 +249,7 @@ class FileField(Widget):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="file-row"):
             yield self._input
-            yield Button("Browse", classes="file-browse")
+            yield ShortcutButton("Browse…", classes="file-browse", tooltip="Browse (ctrl+o)")
         with Horizontal(classes="file-status"):
             if (image_cls := self._host.image_cls) is not None:
                 self._thumb = image_cls(classes="file-thumb")

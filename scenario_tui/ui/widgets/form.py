@@ -22,6 +22,7 @@ from textual.widgets import Button, Collapsible, Input, Label, Select, Static, S
 from scenario_tui.core import params as P
 from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.references import ReferenceList
+from scenario_tui.ui.widgets.buttons import ShortcutButton
 
 # A tiny valid PNG standing in for a loaded file while typing: the model checks presence and
 # form, the real data URL is built only when quoting or submitting.
@@ -41,11 +42,11 @@ def help_line(name: str) -> str:
 
 
 class ParamRow(Widget):
-    """One parameter: label and widget(s) on a line, then one message line.
+    """One parameter: label and widget(s) on a line, then its problems, if any.
 
-    The message line shows the field's problems, or its help while the row is focused (the
-    ``-focused`` class is set by the form: cheaper than ``:focus-within``, which restyles every
-    ancestor's subtree on each focus change). ``stacked`` rows put the widget under the label.
+    ``stacked`` rows (prompts, file fields, the reference list) put the widget under the label.
+    The focused row gets the ``-focused`` class from the form, which is cheaper than
+    ``:focus-within`` (that restyles every ancestor's subtree on each focus change).
     """
 
     def __init__(self, name: str, *children: Widget, stacked: bool = False) -> None:
@@ -60,24 +61,13 @@ class ParamRow(Widget):
         yield Static("", classes="param-note", markup=False)
 
     def show_problems(self, problems: tuple[P.Problem, ...]) -> None:
-        if problems != self._problems:
-            self._problems = problems
-            self._render_note()
-
-    def set_focused(self, focused: bool) -> None:
-        self.set_class(focused, "-focused")
-        self._render_note()
-
-    def _render_note(self) -> None:
+        if problems == self._problems:
+            return
+        self._problems = problems
         note = self.query_one(".param-note", Static)
-        problems = self._problems
-        if problems:
-            note.update("\n".join(("⚠ " if p.severity == "warning" else "✗ ") + p.message for p in problems))
-        elif self.has_class("-focused"):
-            note.update(help_line(self.param))
-        note.set_class(bool(problems) or self.has_class("-focused"), "-shown")
+        note.update("\n".join(("⚠ " if p.severity == "warning" else "✗ ") + p.message for p in problems))
+        note.set_class(bool(problems), "-shown")
         note.set_class(any(p.severity == "error" for p in problems), "-error")
-        note.set_class(not problems, "-help")
 
 
 class LazyGroup(Collapsible):
@@ -129,6 +119,13 @@ class ParamForm(VerticalScroll):
     class Changed(Message):
         """Any value changed (typed, picked, loaded)."""
 
+    class Focused(Message):
+        """A parameter's row got the focus: the screen shows its help."""
+
+        def __init__(self, param: str | None) -> None:
+            super().__init__()
+            self.param = param
+
     def __init__(self, values: dict[str, Any], *, show_deprecated: bool = False, **kw: Any) -> None:
         super().__init__(can_focus=False, **kw)
         self._initial = values
@@ -162,7 +159,7 @@ class ParamForm(VerticalScroll):
         elif name == "modelId":
             yield ParamRow(name, Input(str(value or ""), placeholder="model id (ctrl+l lists them)", id="param-modelId",
                                        compact=True),
-                           Button("List…", id="pick-model", compact=True))
+                           ShortcutButton("List…", id="pick-model", tooltip="List compatible models (ctrl+l)"))
             yield Static("", id="model-info", markup=False)
         elif name == "seed":
             mode = self._initial.get("_seed_mode", "random")
@@ -258,11 +255,12 @@ class ParamForm(VerticalScroll):
     # --- showing -------------------------------------------------------------------------------
     def show(self, checked: P.Checked, widget_problems: list[P.Problem]) -> None:
         """Messages under the fields the user has touched; the summary lists the rest."""
-        every = (*widget_problems, *checked.problems)
+        shown_by_widget = {p.field for p in widget_problems if p.field in _FILES}
         for row in self.query(ParamRow):
-            mine = tuple(p for p in every if p.field == row.param)
-            if row.param in _FILES:
-                mine = tuple(p for p in mine if p not in widget_problems)  # the file field shows its own
+            if row.param in shown_by_widget:
+                row.show_problems(())  # a file field shows its own problem; "required" would add nothing
+                continue
+            mine = tuple(p for p in (*widget_problems, *checked.problems) if p.field == row.param)
             row.show_problems(mine if row.param in self.touched else tuple(p for p in mine if p.severity == "warning"))
 
     def row(self, name: str) -> ParamRow:
@@ -293,10 +291,11 @@ class ParamForm(VerticalScroll):
         row = next((a for a in event.widget.ancestors_with_self if isinstance(a, ParamRow)), None)
         if row is not self._focused_row:
             if self._focused_row is not None and self._focused_row.is_mounted:
-                self._focused_row.set_focused(False)
+                self._focused_row.remove_class("-focused")
             if row is not None:
-                row.set_focused(True)
+                row.add_class("-focused")
             self._focused_row = row
+            self.post_message(self.Focused(row.param if row else None))
 
     # --- events --------------------------------------------------------------------------------
     def _changed(self, widget: Widget | None) -> None:
@@ -319,6 +318,6 @@ class ParamForm(VerticalScroll):
     @on(FileField.Changed)
     @on(ReferenceList.Changed)
     def _on_file(self, event: Message) -> None:
-        event.stop()
+        # not stopped: the screen also reacts to files (preview, mask size)
         control = getattr(event, "file_field", None) or getattr(event, "reference_list", None)
         self._changed(control)

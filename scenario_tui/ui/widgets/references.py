@@ -15,6 +15,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input
 
 from scenario_tui.ui.widgets.file_field import FileField
+from scenario_tui.ui.widgets.buttons import ShortcutButton
 
 
 class ReferenceRow(Horizontal):
@@ -23,19 +24,20 @@ class ReferenceRow(Horizontal):
     DEFAULT_CSS = """
     ReferenceRow { height: auto; }
     ReferenceRow > FileField { width: 1fr; }
-    ReferenceRow > .reference-scale { width: 10; }
-    ReferenceRow > .reference-remove { width: auto; min-width: 8; }
+    ReferenceRow > .reference-scale { width: 11; margin-left: 1; }
+    ReferenceRow > .reference-remove { width: auto; min-width: 6; margin-left: 1; }
     """
 
     def __init__(self, path: str = "", scale: str = "") -> None:
         super().__init__()
         self.field = FileField("reference", path)
-        self.scale = Input(scale, placeholder="0.9", type="number", valid_empty=True, classes="reference-scale")
+        self.scale = Input(scale, placeholder="scale 0.9", type="number", valid_empty=True, classes="reference-scale",
+                           compact=True, tooltip="How strongly this reference guides the result (0-1)")
 
     def compose(self) -> ComposeResult:
         yield self.field
         yield self.scale
-        yield Button("Remove", classes="reference-remove", tooltip="Remove this reference")
+        yield ShortcutButton("Remove", classes="reference-remove", tooltip="Remove this reference (alt+x)")
 
 
 class ReferenceList(Widget):
@@ -72,7 +74,7 @@ class ReferenceList(Widget):
     def compose(self) -> ComposeResult:
         with self._rows:
             yield ReferenceRow()
-        yield Button("+ Add reference", classes="reference-add")
+        yield ShortcutButton("+ Add reference", classes="reference-add", tooltip="Add a reference (ctrl+n)")
 
     def rows(self) -> list[tuple[FileField, str]]:
         """(file field, scale text) per row, in order; the scale text is unchecked."""
