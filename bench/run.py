@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -31,11 +32,12 @@ TARGETS = {
 }
 
 
-def report(name: str, runs: list[float], target: float) -> bool:
+def report(name: str, runs: list[float], target: float, judge: str = "median") -> bool:
+    """Print one line; the target applies to the median, or to the worst run where that's the promise."""
     median, worst = statistics.median(runs), max(runs)
-    ok = median <= target
+    ok = (worst if judge == "worst" else median) <= target
     print(f"{name:<52} median {median * 1000:7.1f} ms  worst {worst * 1000:7.1f} ms  "
-          f"target {target * 1000:6.0f} ms  {'ok' if ok else 'MISSED'}")
+          f"target {target * 1000:6.0f} ms ({judge})  {'ok' if ok else 'MISSED'}")
     return ok
 
 
@@ -136,12 +138,28 @@ async def _key_latency(folder: Path, presses: int) -> list[float]:
         app.screen.query_one(Preview).show([PreviewItem("big", big, None)])
         field = app.screen.query_one("#param-modelId", Input)
         field.focus()
+        await pilot.pause()
         runs = []
         for _ in range(presses):
-            t0 = time.perf_counter()
-            await pilot.press("x")
-            runs.append(time.perf_counter() - t0)
+            runs.append(await _key_to_paint(app, field))
+            await asyncio.sleep(0.02)  # like a typist: the pollers and the decoder run in between
         return runs
+
+
+async def _key_to_paint(app: Any, field: Any) -> float:
+    """Seconds from a key reaching the app to the frame that shows it (no Pilot overhead)."""
+    from textual import events
+
+    painted = asyncio.get_running_loop().create_future()
+    before = field.value
+    t0 = time.perf_counter()
+    app.post_message(events.Key("x", "x"))
+    while field.value == before:
+        if time.perf_counter() - t0 > 5:
+            raise RuntimeError(f"the key never reached the field (focus: {app.focused!r}, value {field.value!r})")
+        await asyncio.sleep(0)
+    app.screen.call_after_refresh(lambda: painted.done() or painted.set_result(time.perf_counter()))
+    return await painted - t0
 
 
 def _body() -> dict[str, object]:
@@ -169,16 +187,17 @@ def main() -> int:
         for var in ("SCENARIO_API_KEY", "SCENARIO_API_SECRET", "SCENARIO_SDK_API_KEY", "SCENARIO_SDK_API_SECRET"):
             env.pop(var, None)
         os.environ.update({k: v for k, v in env.items() if k in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME")})
-        steps: list[tuple[str, Callable[[], list[float]], float]] = [
-            ("scenario-tui --help (process start to exit)", lambda: bench_help(n), TARGETS["help"]),
-            ("request body: 2048² PNG + mask + 2 refs", lambda: bench_request(n, folder), TARGETS["request"]),
+        steps: list[tuple[str, Callable[[], list[float]], float, str]] = [
+            ("scenario-tui --help (process start to exit)", lambda: bench_help(n), TARGETS["help"], "median"),
+            ("request body: 2048² PNG + mask + 2 refs", lambda: bench_request(n, folder), TARGETS["request"],
+             "median"),
             ("first interactive screen (headless, from spawn)", lambda: bench_first_screen(n, env),
-             TARGETS["first_screen"]),
+             TARGETS["first_screen"], "median"),
             ("key to screen while 10 jobs poll + 2048² decode",
-             lambda: asyncio.run(_key_latency(folder, 30 if args.quick else 60)), TARGETS["key_latency"]),
+             lambda: asyncio.run(_key_latency(folder, 30 if args.quick else 60)), TARGETS["key_latency"], "worst"),
         ]
-        for name, fn, target in steps:
-            ok &= report(name, fn(), target)
+        for name, fn, target, judge in steps:
+            ok &= report(name, fn(), target, judge)
     return 0 if ok else 1
 
 

@@ -205,20 +205,6 @@ class InpaintParams(BaseModel):
         *_p(Group.INPUTS, "Mask", "Black and white picture of the input's size: white is repainted, black is kept.",
             kind="image"),
     ] = None
-    maskId: Annotated[
-        str | None,
-        *_p(Group.INPUTS, "Mask asset id", "A mask already uploaded as an asset. The API ignores it when an input "
-            "image is given, so prefer a mask file.", kind="asset"),
-    ] = None
-    imageParentId: Annotated[
-        str | None,
-        *_p(Group.INPUTS, "Parent asset id", "Records which asset the input image came from (when it is sent as a file).",
-            kind="asset"),
-    ] = None
-    imageHide: Annotated[
-        bool | None,
-        *_p(Group.INPUTS, "Hide input asset", "Hide the asset created from the uploaded input image.", shown_default=False),
-    ] = None
 
     # --- References ---------------------------------------------------------------------------
     ipAdapterType: Annotated[
@@ -230,11 +216,6 @@ class InpaintParams(BaseModel):
         list[str] | None,
         *_p(Group.REFERENCES, "Reference images", "One or more pictures whose style or character guides the result.",
             kind="images"),
-    ] = None
-    ipAdapterImageIds: Annotated[
-        list[str] | None,
-        *_p(Group.REFERENCES, "Reference asset ids", "References already uploaded as assets. Ignored when reference "
-            "images are given.", kind="assets"),
     ] = None
     ipAdapterScales: Annotated[
         list[Annotated[float, Field(ge=0, le=1)]] | None,
@@ -302,6 +283,26 @@ class InpaintParams(BaseModel):
         bool | None,
         *_p(Group.ADVANCED, "Original assets", "Ask for links to the original files rather than optimised copies.",
             location="query", shown_default=False),
+    ] = None
+
+    maskId: Annotated[
+        str | None,
+        *_p(Group.ADVANCED, "Mask asset id", "A mask already uploaded as an asset. The API ignores it when an input "
+            "image is given, so prefer a mask file.", kind="asset"),
+    ] = None
+    imageParentId: Annotated[
+        str | None,
+        *_p(Group.ADVANCED, "Parent asset id", "Records which asset the input image came from (when it is sent as a file).",
+            kind="asset"),
+    ] = None
+    imageHide: Annotated[
+        bool | None,
+        *_p(Group.ADVANCED, "Hide input asset", "Hide the asset created from the uploaded input image.", shown_default=False),
+    ] = None
+    ipAdapterImageIds: Annotated[
+        list[str] | None,
+        *_p(Group.ADVANCED, "Reference asset ids", "References already uploaded as assets. Ignored when reference "
+            "images are given.", kind="assets"),
     ] = None
 
     # --- Deprecated (kept for completeness; mapped to their successors when sent) -------------

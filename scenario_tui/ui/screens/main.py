@@ -15,12 +15,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static, Switch
+from textual.widgets import Input, Static, Switch
 
 from scenario_tui.core import imaging
 from scenario_tui.core import params as P
 from scenario_tui.core.api import ApiError, GoneError, ModelInfo, NetworkError, NotFoundError, Quote, ServerError
 from scenario_tui.ui.screens.confirm import ConfirmScreen
+from scenario_tui.ui.widgets.chrome import KeyFooter, TextBar
 from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.form import ParamForm, help_line
 from scenario_tui.ui.widgets.jobs import JobPanel
@@ -37,10 +38,10 @@ class MainScreen(Screen[None]):
     BINDINGS = [
         Binding("ctrl+enter,ctrl+r", "submit", "Submit", id="submit", priority=True),
         Binding("ctrl+l", "pick_model", "Models", id="pick-model"),
-        Binding("f5", "quote", "Quote", id="quote"),
-        Binding("f2", "focus_form", "Form", id="focus-form"),
+        Binding("f5", "quote", "Quote", id="quote", show=False),
+        Binding("f2", "focus_form", "Form", id="focus-form", show=False),
         Binding("f3", "focus_jobs", "Jobs", id="focus-jobs"),
-        Binding("f4", "focus_preview", "Preview", id="focus-preview"),
+        Binding("f4", "focus_preview", "Preview", id="focus-preview", show=False),
         Binding("f8", "preview_inputs", "Show inputs", id="preview-inputs", show=False),
         Binding("f9", "toggle_deprecated", "Deprecated fields", id="toggle-deprecated", show=False),
     ]
@@ -55,6 +56,7 @@ class MainScreen(Screen[None]):
         self.quote_status = "fill in the form to see the cost"
         self.submitting = False
         self._encoded: tuple[tuple[int, ...], imaging.EncodedInputs] | None = None
+        self._summary = ""
         self._debounce_timers: dict[str, Timer] = {}
 
     # --- layout ---------------------------------------------------------------------------------
@@ -73,13 +75,13 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             with Vertical(id="formcol"):
                 yield ParamForm(initial, show_deprecated=state.show_deprecated, id="form")
-                yield Static("", id="helpbar", markup=False)
+                yield TextBar(id="helpbar")
             with Vertical(id="side"):
                 yield Preview(id="preview")
                 yield JobPanel(id="jobs")
-        yield Static(id="costbar")
+        yield TextBar(id="costbar")
         yield Static(id="blockers", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def _mode_text(self) -> Text:
         app = self.app
@@ -136,14 +138,14 @@ class MainScreen(Screen[None]):
 
     @on(ParamForm.Focused)
     def _on_field_focused(self, event: ParamForm.Focused) -> None:
-        self.query_one("#helpbar", Static).update(
-            f"{P.label(event.param)}: {help_line(event.param)}" if event.param else "")
+        self.query_one("#helpbar", TextBar).text = f"{P.label(event.param)}: {help_line(event.param)}" \
+            if event.param else ""
 
     @on(Input.Changed, "#param-modelId")
     def _on_model_typed(self, event: Input.Changed) -> None:
         self.model = None
         self.model_problem = None
-        self.query_one("#model-info", Static).update("")
+        self.query_one("#model-info", TextBar).text = ""
         if event.value.strip():
             self._later("model", MODEL_DELAY, lambda: self._lookup_model(event.value.strip()))
 
@@ -158,9 +160,12 @@ class MainScreen(Screen[None]):
         self.checked = P.check(values, self.model)
         self.form.show(self.checked, self.widget_problems)
         blocking = self.blocking()
+        summary = f"✗ {len(blocking)} to fix before submitting: " + "; ".join(map(str, blocking))
         blockers = self.query_one("#blockers", Static)
-        blockers.update(f"✗ {len(blocking)} to fix before submitting: " + "; ".join(map(str, blocking)))
-        blockers.set_class(bool(blocking), "-shown")
+        if summary != self._summary:  # an update relayouts the screen: only when it says something new
+            self._summary = summary
+            blockers.update(summary)
+            blockers.set_class(bool(blocking), "-shown")
         if blocking:
             self.quote_status = "fix the form to see the cost"
             self._update_costbar()
@@ -198,13 +203,13 @@ class MainScreen(Screen[None]):
             text.append(" Cost: ", style="bold")
             text.append(self.quote_status)
         text.append("   ·   ctrl+enter or ctrl+r: submit", style="dim")
-        self.query_one("#costbar", Static).update(text)
+        self.query_one("#costbar", TextBar).text = text
 
     # --- model ----------------------------------------------------------------------------------------
     @work(exclusive=True, group="model", exit_on_error=False)
     async def _lookup_model(self, model_id: str) -> None:
-        info = self.query_one("#model-info", Static)
-        info.update("checking model…")
+        info = self.query_one("#model-info", TextBar)
+        info.text = "checking model…"
         problem = None
         try:
             model = await self.app.client.get_model(model_id)
@@ -214,18 +219,18 @@ class MainScreen(Screen[None]):
             model, problem = None, "this model was retired by Scenario (HTTP 410): pick another"
         except ApiError as exc:
             model = None
-            info.update(f"couldn't check the model ({exc}); model-specific limits are not checked")
+            info.text = f"couldn't check the model ({exc}); model-specific limits are not checked"
         else:
             if not model.usable:
                 problem = f"{model.name} ({model.type}) can't do inpaint + IP-Adapter"
             else:
-                info.update(f"{model.name} · {model.type or 'unknown type'}")
+                info.text = f"{model.name} · {model.type or 'unknown type'}"
         if self.form.text("modelId") != model_id:
             return  # the user typed on meanwhile
         self.model = model if problem is None else None
         self.model_problem = P.Problem("modelId", problem) if problem else None
         if problem:
-            info.update("")
+            info.text = ""
             self.form.touched.add("modelId")
         self._validate()
 

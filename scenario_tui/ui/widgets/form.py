@@ -6,9 +6,8 @@ help text while focused, and the model's own message under the field as the user
 
 from __future__ import annotations
 
-import asyncio
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from textual import events, on
@@ -17,12 +16,13 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Button, Collapsible, Input, Label, Select, Static, Switch, TextArea
+from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
 
 from scenario_tui.core import params as P
 from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.references import ReferenceList
 from scenario_tui.ui.widgets.buttons import ShortcutButton
+from scenario_tui.ui.widgets.chrome import Section, TextBar
 
 # A tiny valid PNG standing in for a loaded file while typing: the model checks presence and
 # form, the real data URL is built only when quoting or submitting.
@@ -58,30 +58,19 @@ class ParamRow(Widget):
     def compose(self) -> ComposeResult:
         yield Label(P.label(self.param), classes="param-label", markup=False)
         yield from self._children
-        yield Static("", classes="param-note", markup=False)
 
     def show_problems(self, problems: tuple[P.Problem, ...]) -> None:
+        """Show the field's problems under it; the message line is only built once needed."""
         if problems == self._problems:
             return
         self._problems = problems
-        note = self.query_one(".param-note", Static)
+        notes = self.query(".param-note")
+        note = notes.first(Static) if notes else Static("", classes="param-note", markup=False)
         note.update("\n".join(("⚠ " if p.severity == "warning" else "✗ ") + p.message for p in problems))
         note.set_class(bool(problems), "-shown")
         note.set_class(any(p.severity == "error" for p in problems), "-error")
-
-
-class LazyGroup(Collapsible):
-    """A group that starts collapsed and builds its rows on first expansion, to start fast."""
-
-    def __init__(self, build: Callable[[], list[Widget]], **kw: Any) -> None:
-        super().__init__(collapsed=True, **kw)
-        self._build: Callable[[], list[Widget]] | None = build
-
-    async def on_collapsible_expanded(self, event: Collapsible.Expanded) -> None:
-        if event.collapsible is self and self._build is not None:
-            rows, self._build = self._build(), None
-            await self.query_one(Collapsible.Contents).mount_all(rows)
-            self.post_message(ParamForm.Changed())
+        if not notes:
+            self.mount(note)
 
 
 def _widget_for(name: str, value: Any) -> Widget:
@@ -140,12 +129,12 @@ class ParamForm(VerticalScroll):
             if not names:
                 continue
             gid = f"group-{group.name.lower()}"
+            rows = lambda names=names: [r for n in names for r in self._rows(n)]  # noqa: E731
             if group in (P.Group.ADVANCED, P.Group.DEPRECATED):
-                box: Collapsible = LazyGroup(lambda names=names: [r for n in names for r in self._rows(n)],
-                                             title=group.value, id=gid)
+                box = Section(group.value, folded=True, build=rows, id=gid)
                 box.display = group is not P.Group.DEPRECATED or self.show_deprecated
             else:
-                box = Collapsible(*(r for n in names for r in self._rows(n)), title=group.value, id=gid, collapsed=False)
+                box = Section(group.value, *rows(), id=gid)
             yield box
 
     def _rows(self, name: str) -> Iterator[Widget]:
@@ -160,7 +149,7 @@ class ParamForm(VerticalScroll):
             yield ParamRow(name, Input(str(value or ""), placeholder="model id (ctrl+l lists them)", id="param-modelId",
                                        compact=True),
                            ShortcutButton("List…", id="pick-model", tooltip="List compatible models (ctrl+l)"))
-            yield Static("", id="model-info", markup=False)
+            yield TextBar(id="model-info")
         elif name == "seed":
             mode = self._initial.get("_seed_mode", "random")
             yield ParamRow(name, Select(SEED_MODES, value=mode, allow_blank=False, id="seed-mode", compact=True),
@@ -268,24 +257,21 @@ class ParamForm(VerticalScroll):
 
     def toggle_deprecated(self) -> bool:
         self.show_deprecated = not self.show_deprecated
-        box = self.query_one("#group-deprecated", Collapsible)
+        box = self.query_one("#group-deprecated", Section)
         box.display = self.show_deprecated
-        box.collapsed = not self.show_deprecated
+        box.folded = not self.show_deprecated
         return self.show_deprecated
 
     async def reveal(self, name: str) -> ParamRow:
-        """Expand (building if needed) the group holding ``name`` and return its row."""
-        group = self.query_one(f"#group-{P.PARAM_INFO[name].group.name.lower()}", Collapsible)
-        group.display = True
-        if group.collapsed:
-            group.collapsed = False
-            await self.app.animator.wait_until_complete()
-        for _ in range(3):  # a lazy group mounts its rows on the Expanded message
-            try:
-                return self.row(name)
-            except NoMatches:
-                await asyncio.sleep(0)
+        """Unfold (building if needed) the section holding ``name`` and return its row."""
+        section = self.query_one(f"#group-{P.PARAM_INFO[name].group.name.lower()}", Section)
+        section.display = True
+        await section.unfold()
         return self.row(name)
+
+    @on(Section.Built)
+    def _on_built(self) -> None:
+        self.post_message(self.Changed())  # rows built on unfolding join the validation
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         row = next((a for a in event.widget.ancestors_with_self if isinstance(a, ParamRow)), None)
