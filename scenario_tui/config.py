@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     sandbox_job_seconds: float = Field(6.0, ge=0, description="How long a sandbox job takes.")
     defaults: dict[str, Any] = Field(default_factory=dict,
                                      description="Default parameter values, by API name (e.g. strength = 0.6).")
+    keymap: dict[str, str] = Field(default_factory=dict,
+                                   description="Keys by binding id, e.g. submit = \"ctrl+s\" (ids in the help screen).")
 
     @classmethod
     def settings_customise_sources(

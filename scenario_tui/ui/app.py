@@ -52,6 +52,10 @@ class ScenarioApp(App[int]):
         self.clock = clock
         self.sandbox = settings.use_sandbox
 
+    def on_mount(self) -> None:
+        if self.settings.keymap:
+            self.set_keymap(self.settings.keymap)
+
     def get_default_screen(self) -> Screen[Any]:
         from scenario_tui.ui.screens.main import MainScreen
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -39,14 +40,16 @@ class HelpScreen(ModalScreen[None]):
         table = Table(box=None, show_header=False, padding=(0, 2))
         table.add_column(style="bold")
         table.add_column()
+        table.add_column(style="dim")
         for title, bindings in _sections():
             if not bindings:
                 continue
-            table.add_row(f"[u]{title}[/u]", "")
+            table.add_row(Text(title, style="underline"), "", "")
             for b in bindings:
                 keys = " / ".join(self.app.get_key_display(Binding(k, "")) for k in b.key.split(","))
-                table.add_row(keys, b.description)
-            table.add_row("", "")
+                table.add_row(keys, b.description, b.id or "")
+            table.add_row("", "", "")
         with VerticalScroll(classes="dialog help"):
-            yield Static("Keys  (Esc closes)", classes="dialog-title")
+            yield Static("Keys  (Esc closes; the last column is the id to remap a key in [keymap])", markup=False,
+                         classes="dialog-title")
             yield Static(table)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -32,18 +32,19 @@ VALIDATE_DELAY = 0.15
 QUOTE_DELAY = 0.8
 MODEL_DELAY = 0.6
 SUBMIT_COOLDOWN = 1.5  # key repeat can't submit twice
+NARROW = 100  # terminal columns below which labels get a narrower column
 
 
 class MainScreen(Screen[None]):
     BINDINGS = [
         Binding("ctrl+enter,ctrl+r", "submit", "Submit", id="submit", priority=True),
         Binding("ctrl+l", "pick_model", "Models", id="pick-model"),
-        Binding("f5", "quote", "Quote", id="quote", show=False),
-        Binding("f2", "focus_form", "Form", id="focus-form", show=False),
+        Binding("f5", "quote", "Quote", id="quote"),
+        Binding("f2", "focus_form", "Form", id="focus-form"),
         Binding("f3", "focus_jobs", "Jobs", id="focus-jobs"),
-        Binding("f4", "focus_preview", "Preview", id="focus-preview", show=False),
-        Binding("f8", "preview_inputs", "Show inputs", id="preview-inputs", show=False),
-        Binding("f9", "toggle_deprecated", "Deprecated fields", id="toggle-deprecated", show=False),
+        Binding("f4", "focus_preview", "Preview", id="focus-preview"),
+        Binding("f8", "preview_inputs", "Inputs", id="preview-inputs"),
+        Binding("f9", "toggle_deprecated", "Deprecated", id="toggle-deprecated"),
     ]
 
     def __init__(self) -> None:
@@ -113,6 +114,9 @@ class MainScreen(Screen[None]):
         elif self.app.sandbox:
             self._pick_first_model()
         self._validate()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < NARROW, "-narrow")  # restyles only when crossing the threshold
 
     @property
     def form(self) -> ParamForm:

@@ -212,8 +212,8 @@ class FileField(Widget):
     """
 
     BINDINGS = [
-        Binding("ctrl+o", "browse", "Browse"),
-        Binding("ctrl+t", "resize_mask", "Resize mask"),
+        Binding("ctrl+o", "browse", "Browse", id="browse"),
+        Binding("ctrl+t", "resize_mask", "Resize mask", id="resize-mask"),
     ]
 
     image_size: reactive[tuple[int, int] | None] = reactive(None, init=False)

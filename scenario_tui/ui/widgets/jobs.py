@@ -207,8 +207,8 @@ class JobPanel(Widget, can_focus=True):
     BINDINGS = [
         Binding("up", "select(-1)", "Previous job", show=False),
         Binding("down", "select(1)", "Next job", show=False),
-        Binding("enter", "show", "Show results"),
-        Binding("c", "cancel", "Cancel job", id="cancel"),
+        Binding("enter", "show", "Show results", id="show-results"),
+        Binding("c", "cancel", "Cancel job", id="cancel-job"),
     ]
 
     selected_key: reactive[str | None] = reactive(None, init=False)

@@ -123,11 +123,9 @@ class Preview(Widget, can_focus=True):
     """
 
     BINDINGS = [
-        Binding("right", "step(1)", "Next image"),
-        Binding("]", "step(1)", "Next image", show=False),
-        Binding("left", "step(-1)", "Previous image"),
-        Binding("[", "step(-1)", "Previous image", show=False),
-        Binding("g", "grid", "Grid"),
+        Binding("right,]", "step(1)", "Next image", id="next-image"),
+        Binding("left,[", "step(-1)", "Previous image", id="previous-image"),
+        Binding("g", "grid", "Grid", id="grid"),
     ]
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:

@@ -50,10 +50,10 @@ class ReferenceList(Widget):
     """
 
     BINDINGS = [
-        Binding("ctrl+n", "add_row", "Add reference"),
-        Binding("alt+x", "remove_row", "Remove reference"),
-        Binding("alt+up", "move_row(-1)", "Move reference up"),
-        Binding("alt+down", "move_row(1)", "Move reference down"),
+        Binding("ctrl+n", "add_row", "Add reference", id="add-reference"),
+        Binding("alt+x", "remove_row", "Remove reference", id="remove-reference"),
+        Binding("alt+up", "move_row(-1)", "Move reference up", id="reference-up"),
+        Binding("alt+down", "move_row(1)", "Move reference down", id="reference-down"),
     ]
 
     class Changed(Message):
