@@ -36,6 +36,7 @@ NARROW = 100  # terminal columns below which labels get a narrower column
 
 
 class MainScreen(Screen[None]):
+    AUTO_FOCUS = "#file-image Input"  # focused while mounting: no second footer build after start
     BINDINGS = [
         Binding("ctrl+enter,ctrl+r", "submit", "Submit", id="submit", priority=True),
         Binding("ctrl+l", "pick_model", "Models", id="pick-model"),
@@ -107,7 +108,6 @@ class MainScreen(Screen[None]):
         if state.references:
             form.references.set_rows(state.references)
         self._update_costbar()
-        form.file("image").query_one(Input).focus()
         model_id = form.text("modelId")
         if model_id:
             self._lookup_model(model_id)
