@@ -237,12 +237,11 @@ async def _guarded(progress: Progress, work: Any) -> int:
 
     try:
         return await work
-    except (UsageError, ImageProblem) as exc:
+    except (UsageError, ImageProblem, ApiError) as exc:
+        code = API_ERROR if isinstance(exc, ApiError) else BAD_INPUT
         progress.say(f"scenario-tui: {exc}")
-        return BAD_INPUT
-    except ApiError as exc:
-        progress.say(f"scenario-tui: {exc}")
-        return API_ERROR
+        progress.result({"error": str(exc), "exitCode": code})
+        return code
 
 
 async def _models(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:

@@ -135,8 +135,9 @@ def test_mask_of_another_size_needs_resize_mask(files: dict[str, Path], tmp_path
 
 
 def test_missing_inputs_are_usage_errors(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, stderr = run(capsys, "generate", "--image", str(files["image"]), "--prompt", "x")
+    code, stdout, stderr = run(capsys, "generate", "--image", str(files["image"]), "--prompt", "x", "--json")
     assert code == cli.BAD_INPUT and "--image and --mask are required" in stderr
+    assert json.loads(stdout) == {"error": "--image and --mask are required", "exitCode": 2}
 
 
 def test_failed_job_exits_4_with_reason(files: dict[str, Path], tmp_path: Path,

@@ -264,8 +264,11 @@ class MainScreen(Screen[None]):
         self.app.push_screen(ModelPicker(), chosen)
 
     # --- requests ------------------------------------------------------------------------------------
-    def _encode(self) -> imaging.EncodedInputs:
-        """Data URLs of the chosen files (cached while the same files stay loaded)."""
+    async def _encode(self) -> imaging.EncodedInputs:
+        """Data URLs of the chosen files, encoded in a thread and cached while the same files stay loaded.
+
+        What encoding had to do to fit the request cap (re-encoding, downscaling) is said once.
+        """
         form = self.form
         image, mask = form.file("image").loaded, form.file("mask").loaded
         refs = [f.loaded for f, _ in form.references.rows() if f.loaded is not None]
@@ -274,12 +277,15 @@ class MainScreen(Screen[None]):
         key = tuple(id(x) for x in (image, mask, *all_refs))
         if self._encoded is None or self._encoded[0] != key:
             assert isinstance(mask, imaging.LoadedMask)
-            self._encoded = (key, imaging.encode_inputs(image, mask, all_refs))  # type: ignore[arg-type]
+            encoded = await asyncio.to_thread(imaging.encode_inputs, image, mask, all_refs)  # type: ignore[arg-type]
+            self._encoded = (key, encoded)
+            for note in encoded.notes:
+                self.notify(note, title="Inputs adjusted to fit the request", markup=False, timeout=10)
         return self._encoded[1]
 
     async def _request(self, values: dict[str, Any]) -> P.InpaintParams:
         """The validated request with real data URLs in place of the placeholders."""
-        encoded = await asyncio.to_thread(self._encode)
+        encoded = await self._encode()
         values = dict(values)
         form = self.form
         if form.file("image").asset_id is None:
