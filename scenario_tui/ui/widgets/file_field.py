@@ -22,7 +22,6 @@ from textual.suggester import Suggester
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Button, Input, Static
-from textual_fspicker import FileOpen, Filters
 
 from scenario_tui.core.imaging import (
     ImageProblem,
@@ -367,6 +366,8 @@ class FileField(Widget):
             self._start(partial(_resized, mismatch, self._thumb is not None))
 
     def action_browse(self) -> None:
+        from textual_fspicker import FileOpen, Filters  # only when browsing: keeps start-up light
+
         filters = Filters(("Images", is_image_path), ("All files", lambda _: True))
         self.app.push_screen(FileOpen(self._browse_folder(), filters=filters, must_exist=True), self._picked)
 
