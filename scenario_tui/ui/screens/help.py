@@ -36,18 +36,29 @@ def _sections() -> list[tuple[str, list[Binding]]]:
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close", show=False)]
 
+    def key_rows(self) -> list[tuple[str, list[tuple[str, str, str]]]]:
+        """(section, [(keys as displayed, description, binding id)]), keys as remapped in [keymap]."""
+        keymap: dict[str, str] = self.app.settings.keymap  # type: ignore[attr-defined]
+        sections = []
+        for title, bindings in _sections():
+            rows = []
+            for b in bindings:
+                key = keymap.get(b.id, b.key) if b.id else b.key
+                keys = " / ".join(self.app.get_key_display(Binding(k.strip(), "")) for k in key.split(","))
+                rows.append((keys, b.description, b.id or ""))
+            if rows:
+                sections.append((title, rows))
+        return sections
+
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, padding=(0, 2))
         table.add_column(style="bold")
         table.add_column()
         table.add_column(style="dim")
-        for title, bindings in _sections():
-            if not bindings:
-                continue
+        for title, rows in self.key_rows():
             table.add_row(Text(title, style="underline"), "", "")
-            for b in bindings:
-                keys = " / ".join(self.app.get_key_display(Binding(k, "")) for k in b.key.split(","))
-                table.add_row(keys, b.description, b.id or "")
+            for keys, description, binding_id in rows:
+                table.add_row(keys, description, binding_id)
             table.add_row("", "", "")
         with VerticalScroll(classes="dialog help"):
             yield Static("Keys  (Esc closes; the last column is the id to remap a key in [keymap])", markup=False,
