@@ -6,6 +6,7 @@ no absolute paths), the app's clock is pinned, the sandbox's clock moves only wh
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,17 +63,16 @@ class Harness:
         return list(self.sandbox._jobs.values())
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run in ``tmp_path`` so file names typed and shown are short and relative."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
     return tmp_path
 
 
 @pytest.fixture
-def inputs(tmp_path: Path) -> dict[str, str]:
-    """Input, mask and two references in the working folder, by relative name."""
+def inputs(tmp_path: Path, in_tmp: Path) -> dict[str, str]:
+    """Input, mask and two references in the working folder (the cwd), by relative name."""
     make_image(tmp_path / "in.png", (64, 48))
     make_mask(tmp_path / "m.png", (64, 48))
     make_image(tmp_path / "r1.png", (32, 32), (220, 30, 30))
@@ -109,11 +109,13 @@ def build(
     app = make_app(settings, transport=transport, image_cls=HalfcellImage,
                    ui_state=ui_state if ui_state is not None else UiState(),
                    ledger=Ledger(tmp_path / "ledger.jsonl"), clock=app_clock)
+    app.animation_level = "none"
+    app.NOTIFICATION_TIMEOUT = 60  # toasts stay for the whole test (and its screenshot)
     return Harness(app, sandbox, sandbox_clock, app_clock, tmp_path / "out")
 
 
 @pytest.fixture
-def harness(tmp_path: Path) -> Callable[..., Harness]:
+def harness(tmp_path: Path, in_tmp: Path) -> Callable[..., Harness]:
     return lambda **kw: build(tmp_path, **kw)
 
 
@@ -139,13 +141,21 @@ async def settle(app: App[Any], pilot: Pilot[Any]) -> None:
 
 
 async def until(pilot: Pilot[Any], condition: Callable[[], bool], what: str = "condition",
-                tries: int = 500) -> None:
-    """Let the app run (timers, workers, polls) until ``condition`` holds; fail after ``tries`` pauses."""
+                tries: int = 500, seconds: float = 30.0) -> None:
+    """Let the app run (timers, workers, polls) until ``condition`` holds.
+
+    Each round is a ``pilot.pause()`` (the app processes its messages, then is idle for 20 ms, or
+    1 s at most while jobs are being polled); fails after ``tries`` rounds or ``seconds``.
+    """
+    deadline = time.monotonic() + seconds
     for _ in range(tries):
         if condition():
             return
-        await pilot.pause()  # not a sleep: waits until the app is idle (at least 20 ms of event loop)
-    raise AssertionError(f"{what}: never met")
+        if time.monotonic() > deadline:
+            break
+        await pilot.pause()
+    if not condition():
+        raise AssertionError(f"{what}: never met")
 
 
 def text_of(app: App[Any], selector: str) -> str:

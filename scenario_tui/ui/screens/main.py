@@ -23,7 +23,7 @@ from scenario_tui.core.api import ApiError, GoneError, ModelInfo, NetworkError, 
 from scenario_tui.ui.screens.confirm import ConfirmScreen
 from scenario_tui.ui.widgets.chrome import KeyFooter, TextBar
 from scenario_tui.ui.widgets.file_field import FileField
-from scenario_tui.ui.widgets.form import ParamForm, help_line
+from scenario_tui.ui.widgets.form import ParamForm, help_line, row_of
 from scenario_tui.ui.widgets.jobs import JobPanel
 from scenario_tui.ui.widgets.preview import Preview, PreviewItem
 from scenario_tui.ui.widgets.references import ReferenceList
@@ -172,11 +172,10 @@ class MainScreen(Screen[None]):
             blockers.set_class(bool(blocking), "-shown")
         if blocking:
             self.quote_status = "fix the form to see the cost"
-            self._update_costbar()
         elif self.quote is None or self.quote[0] != self._fingerprint(values):
             self.quote_status = "quoting…"
-            self._update_costbar()
             self._later("quote", QUOTE_DELAY, self.action_quote)
+        self._update_costbar()  # also when the form is back to the values last quoted
 
     def blocking(self) -> list[P.Problem]:
         """What stops submitting: the widgets' own problems first (a bad file), then the model's
@@ -335,7 +334,7 @@ class MainScreen(Screen[None]):
         self._submit(values)
 
     async def _focus_field(self, name: str) -> None:
-        row = await self.form.reveal("ipAdapterImages" if name == "ipAdapterScales" else name)
+        row = await self.form.reveal(row_of(name))
         focusable = [w for w in row.query("*") if w.focusable]
         if focusable:
             focusable[0].focus()

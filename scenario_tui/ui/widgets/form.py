@@ -35,6 +35,11 @@ _NO_ROW = {"ipAdapterScales", "dryRun"}
 _FILES = {"image", "mask", "ipAdapterImage", "ipAdapterImages"}
 
 
+def row_of(field: str) -> str:
+    """The row that shows a field's problems (scales are typed in the reference list)."""
+    return "ipAdapterImages" if field == "ipAdapterScales" else field
+
+
 def help_line(name: str) -> str:
     """Range and default, then the help text: shown while the field is focused."""
     limits = P.limits_text(name)
@@ -249,7 +254,7 @@ class ParamForm(VerticalScroll):
             if row.param in shown_by_widget:
                 row.show_problems(())  # a file field shows its own problem; "required" would add nothing
                 continue
-            mine = tuple(p for p in (*widget_problems, *checked.problems) if p.field == row.param)
+            mine = tuple(p for p in (*widget_problems, *checked.problems) if row_of(p.field) == row.param)
             row.show_problems(mine if row.param in self.touched else tuple(p for p in mine if p.severity == "warning"))
 
     def row(self, name: str) -> ParamRow:
@@ -295,7 +300,7 @@ class ParamForm(VerticalScroll):
     @on(Select.Changed)
     @on(TextArea.Changed)
     def _on_value(self, event: Message) -> None:
-        event.stop()
+        # not stopped: the screen reacts to some fields too (model lookup, aspect lock)
         control = getattr(event, "control", None)
         if control is not None and control.id == "seed-mode":
             self.query_one("#param-seed", Input).disabled = self.seed_mode == "random"
