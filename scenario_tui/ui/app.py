@@ -28,7 +28,6 @@ class ScenarioApp(App[int]):
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
-        Binding("q", "quit", "Quit", show=False, id="quit-q"),
         Binding("question_mark,f1", "help", "Help", id="help"),
     ]
 

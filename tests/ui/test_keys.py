@@ -42,3 +42,15 @@ async def test_keymap_remaps_a_binding_by_id(tmp_path: Path) -> None:
         await pilot.press("f1")
         rows = [row for _, rows in app.screen.key_rows() for row in rows]
         assert ("f6", "Models", "pick-model") in rows
+
+
+async def test_q_quits_from_the_job_panel_but_not_from_form_controls(tmp_path: Path) -> None:
+    app = app_with(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.screen.form.reveal("disableMerging")
+        app.screen.query_one("#param-disableMerging").focus()
+        await pilot.press("q")
+        assert app.is_running and app.return_code is None  # a stray q in the form changes nothing
+        await pilot.press("f3", "q")
+        await pilot.pause()
+    assert app.return_code == 0

@@ -586,11 +586,17 @@ async def test_a_failed_quote_says_so_and_submitting_still_works(harness: Callab
         await ready(app, pilot)
         await until(pilot, lambda: "quote failed" in costbar(app), "the quote failure shown")
         assert costbar(app).startswith(" Cost: quote failed: HTTP 500: pricing is down (you can still submit)")
-        entry = await submit(app, pilot)
+        await pilot.press("ctrl+r")
+        # an unknown cost is never paid without asking
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        assert app.screen.question.startswith("The cost couldn't be quoted (HTTP 500: pricing is down)")
+        await pilot.press("y")
+        await until(pilot, lambda: bool(panel(app).entries) and panel(app).entries[0].job_id is not None,
+                    "the job accepted")
+        entry = panel(app).entries[0]
         await finished(pilot, entry)
         assert entry.state == "success" and len(entry.results) == 4
         assert entry.cost == 4  # the price comes with the submission
-        assert any(t.startswith("Couldn't quote (HTTP 500: pricing is down); submitting anyway.") for t in toasts(app))
 
 
 # --------------------------------------------------------------------------- 4. confirmation

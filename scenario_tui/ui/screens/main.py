@@ -367,16 +367,17 @@ class MainScreen(Screen[None]):
             return
         fingerprint = self._fingerprint({**values, "seed": None if self.form.seed_mode == "random" else seed})
         quote = self.quote[1] if self.quote and self.quote[0] == fingerprint else None
+        question = None
         if quote is None:
             try:
                 quote = await app.client.quote(params)
             except ApiError as exc:
-                self.notify(f"Couldn't quote ({exc}); submitting anyway.", severity="warning", markup=False)
+                question = f"The cost couldn't be quoted ({exc}). Submit without knowing it?"
         if quote is not None and quote.cost > app.settings.confirm_above:
             question = f"This job is quoted at {quote.cost:g} creative units (above your {app.settings.confirm_above:g} " \
                        "CU threshold). Submit it?"
-            if not await app.push_screen_wait(ConfirmScreen(question, yes="Submit", no="Cancel")):
-                return
+        if question and not await app.push_screen_wait(ConfirmScreen(question, yes="Submit", no="Cancel")):
+            return
         model_name = self.model.name if self.model else params.modelId
         record = {**params.record(), "model": {"id": params.modelId, "name": model_name,
                                                "type": self.model.type if self.model else None}}

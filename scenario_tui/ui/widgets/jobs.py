@@ -209,6 +209,7 @@ class JobPanel(Widget, can_focus=True):
         Binding("down", "select(1)", "Next job", show=False),
         Binding("enter", "show", "Show results", id="show-results"),
         Binding("c", "cancel", "Cancel job", id="cancel-job"),
+        Binding("q", "app.quit", "Quit", show=False, id="quit-q"),  # not in the form: q is too easy to hit there
     ]
 
     selected_key: reactive[str | None] = reactive(None, init=False)

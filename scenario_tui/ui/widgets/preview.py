@@ -126,6 +126,7 @@ class Preview(Widget, can_focus=True):
         Binding("right,]", "step(1)", "Next image", id="next-image"),
         Binding("left,[", "step(-1)", "Previous image", id="previous-image"),
         Binding("g", "grid", "Grid", id="grid"),
+        Binding("q", "app.quit", "Quit", show=False, id="quit-q"),  # not in the form: q is too easy to hit there
     ]
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
