@@ -396,9 +396,6 @@ class InpaintParams(BaseModel):
         return self
 
     # --- Wire format ------------------------------------------------------------------------------
-    def reference_count(self) -> int:
-        return len(_effective_references(self.model_dump()))
-
     def body(self) -> dict[str, Any]:
         """The exact JSON body: API names, no ``None``, deprecated fields moved to their successors."""
         data = self.model_dump(exclude_none=True, exclude=set(QUERY_FIELDS))
