@@ -107,7 +107,6 @@ class MainScreen(Screen[None]):
             form.file("mask").set_value(state.mask)
         if state.references:
             form.references.set_rows(state.references)
-        self._update_costbar()
         model_id = form.text("modelId")
         if model_id:
             self._lookup_model(model_id)
@@ -170,12 +169,13 @@ class MainScreen(Screen[None]):
             self._summary = summary
             blockers.update(summary)
             blockers.set_class(bool(blocking), "-shown")
+        fresh = not blocking and self.quote is not None and self.quote[0] == self._fingerprint(values)
         if blocking:
             self.quote_status = "fix the form to see the cost"
-        elif self.quote is None or self.quote[0] != self._fingerprint(values):
+        elif not fresh:
             self.quote_status = "quoting…"
             self._later("quote", QUOTE_DELAY, self.action_quote)
-        self._update_costbar()  # also when the form is back to the values last quoted
+        self._update_costbar(fresh)  # also when the form is back to the values last quoted
 
     def blocking(self) -> list[P.Problem]:
         """What stops submitting: the widgets' own problems first (a bad file), then the model's
@@ -193,9 +193,8 @@ class MainScreen(Screen[None]):
         single = [form.single_reference] if form.single_reference is not None else []
         return [form.file("image"), form.file("mask"), *(f for f, _ in form.references.rows()), *single]
 
-    def _update_costbar(self) -> None:
-        fresh = self.quote is not None and self.checked is not None and self.checked.params is not None and \
-            self.quote[0] == self._fingerprint(self._values())
+    def _update_costbar(self, fresh: bool) -> None:
+        """The cost line: the last quote when it is for the form as it is (``fresh``), else the status."""
         text = Text()
         if fresh and self.quote:
             cost = self.quote[1]
@@ -306,7 +305,7 @@ class MainScreen(Screen[None]):
             return
         fingerprint = self._fingerprint(values)
         self.quote_status = "quoting…"
-        self._update_costbar()
+        self._update_costbar(False)
         try:
             params = await self._request(values)
             quote = await self.app.client.quote(params)
@@ -314,7 +313,8 @@ class MainScreen(Screen[None]):
             self.quote_status = f"quote failed: {exc} (you can still submit)"
         else:
             self.quote = (fingerprint, quote)
-        self._update_costbar()
+        # the form may have changed while the quote was on its way: show it only if it still applies
+        self._update_costbar(self.quote is not None and self.quote[0] == self._fingerprint(self._values()))
 
     def action_submit(self) -> None:
         if self.submitting:
