@@ -1,7 +1,10 @@
 """The ``scenario-tui`` command: the TUI by default, plus headless subcommands.
 
-Exit codes: 0 ok, 2 bad input (flags, files, parameters, config), 3 API or auth error,
-4 the job failed or was canceled, 130 interrupted.
+Exit codes: 0 ok, 2 bad input (flags, files, parameters, config), 3 API or auth error (or a
+submission whose outcome is unknown), 4 the job failed or was canceled, 130 interrupted.
+
+Every step of a run (model, request, uploads, quote, submit, reconcile, follow, download) is the
+engine's (``core/engine.py``); this module parses flags and prints what the engine reports.
 
 Heavy modules (pydantic, httpx, Pillow, Textual) are imported inside the commands that need
 them, so ``--help`` and ``--version`` answer at once.
@@ -22,7 +25,9 @@ from scenario_tui import __version__
 
 if TYPE_CHECKING:
     from scenario_tui.config import Settings
-    from scenario_tui.core.api import ModelInfo, ScenarioClient
+    from scenario_tui.core.api import ModelInfo
+    from scenario_tui.core.engine import Draft, Engine, Event
+    from scenario_tui.core.store import Run
 
 OK, BAD_INPUT, API_ERROR, JOB_FAILED, INTERRUPTED = 0, 2, 3, 4, 130
 PROTOCOLS = ("auto", "sixel", "kitty", "halfcell", "unicode", "none")
@@ -110,10 +115,26 @@ def build_parser(with_params: bool) -> argparse.ArgumentParser:
     _common(models, nested=True)
     models.add_argument("--json", action="store_true", help="print JSON on stdout")
 
-    resume = sub.add_parser("resume", help="follow a submitted job and download its results")
+    resume = sub.add_parser("resume", help="follow unfinished runs (or one) and download their results",
+                            description="Find, follow and download what earlier runs left unfinished: jobs still "
+                                        "running, results not yet saved, and requests whose answer was lost.")
     _common(resume, nested=True)
-    resume.add_argument("job_id", metavar="JOB_ID")
+    resume.add_argument("job_id", nargs="?", metavar="ID", help="a run or job id (default: every unfinished run)")
     resume.add_argument("--json", action="store_true", help="print one JSON result on stdout")
+
+    jobs = sub.add_parser("jobs", help="list past runs (jobs show ID: one run in full)")
+    _common(jobs, nested=True)
+    jobs.add_argument("--json", action="store_true", help="print JSON on stdout")
+    jobs.add_argument("--limit", type=int, default=50, help="how many runs, newest first (default: 50)")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", metavar="show")
+    show = jobs_sub.add_parser("show", help="one run: parameters, inputs, status history, results")
+    show.add_argument("job_id", metavar="ID", help="a run or job id (a unique prefix will do)")
+    show.add_argument("--json", action="store_true", help="print JSON on stdout")
+
+    cancel = sub.add_parser("cancel", help="ask the server to cancel a running job (best effort)")
+    _common(cancel, nested=True)
+    cancel.add_argument("job_id", metavar="ID", help="a run or job id")
+    cancel.add_argument("--json", action="store_true", help="print JSON on stdout")
 
     sb = sub.add_parser("sandbox", help="run the API simulator as a local server on 127.0.0.1")
     sb.add_argument("--port", type=int, default=8787, help="port (default: 8787; 0 picks a free one)")
@@ -122,6 +143,10 @@ def build_parser(with_params: bool) -> argparse.ArgumentParser:
     sb.add_argument("--error-rate", type=float, default=0.0, help="fraction of calls answered 503 (default: 0)")
     sb.add_argument("--latency", type=float, default=0.0, help="seconds added to each call (default: 0)")
     sb.add_argument("--not-cancellable", action="store_true", help="jobs refuse to be canceled")
+    sb.add_argument("--lose-generate-answers", type=int, default=0, metavar="N",
+                    help="the first N generate requests create their job but get no answer (default: 0)")
+    sb.add_argument("--generate-answer-delay", type=float, default=0.0, metavar="S",
+                    help="seconds between creating a job and answering its generate request (default: 0)")
     return parser
 
 
@@ -140,10 +165,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(settings)
     print(settings.mode_reason(), file=sys.stderr)
-    command = {"generate": _generate, "models": _models, "resume": _resume}[args.command]
+    command = {"generate": _generate, "models": _models, "resume": _resume, "jobs": _jobs,
+               "cancel": _cancel}[args.command]
     progress = Progress(args)
     try:
-        return asyncio.run(command(args, settings, progress))
+        return asyncio.run(_guarded(progress, command(args, settings, progress)))
     except KeyboardInterrupt:
         progress.interrupted(settings)
         return INTERRUPTED
@@ -172,7 +198,9 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     from scenario_tui.sandbox.server import serve
 
     config = SandboxConfig(job_seconds=args.job_seconds, fail_rate=args.fail_rate, error_rate=args.error_rate,
-                           latency=args.latency, cancellable=not args.not_cancellable)
+                           latency=args.latency, cancellable=not args.not_cancellable,
+                           lose_generate_answers=args.lose_generate_answers,
+                           generate_answer_delay=args.generate_answer_delay)
     try:
         serve(args.port, config)
     except KeyboardInterrupt:
@@ -183,30 +211,58 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     return OK
 
 
+
+
+def _clean(value: object) -> str:
+    """Text for the terminal: server strings lose their control characters here."""
+    from scenario_tui.core.boundary import printable
+
+    return printable(str(value))
+
+
 class Progress:
-    """Human progress on stderr; the JSON result (if asked for) on stdout. Remembers the job for Ctrl-C."""
+    """Human progress on stderr; the JSON result (if asked for) on stdout. Remembers the run for Ctrl-C."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.json = getattr(args, "json", False)
         self.tty = sys.stderr.isatty()
-        self.job_id: str | None = None
+        self.run: Run | None = None
         self._last = ""  # the updating line on a terminal
-        self._status: str | None = None
+        self._status: dict[str, str] = {}
 
     def say(self, text: str) -> None:
         self._end_line()
-        print(text, file=sys.stderr)
+        print(_clean(text), file=sys.stderr)
 
-    def job(self, job: Any) -> None:
+    def attach(self, engine: Engine) -> None:
+        engine.subscribe(self.event)
+
+    def event(self, event: Event) -> None:
+        from scenario_tui.core.engine import FileSaved, NeedsDecision, Notice, RunChanged
+
+        if isinstance(event, RunChanged):
+            self._run_line(event.run)
+        elif isinstance(event, FileSaved):
+            self.say(f"saved {event.path}")
+        elif isinstance(event, Notice):
+            self.say(f"{'warning: ' if event.level == 'warning' else ''}{event.message}")
+        elif isinstance(event, NeedsDecision):
+            self.say(f"run {event.run.job_id or event.run.id}: {event.question}")
+
+    def _run_line(self, run: Run) -> None:
         """One line per status on a pipe; a single updating line on a terminal."""
-        line = f"job {job.id}: {job.raw_status or 'unknown'} {job.progress:.0%}"
+        if self.run is None or self.run.id == run.id:
+            self.run = run
+        if run.job_id is None:
+            return
+        line = _clean(f"job {run.job_id}: {run.raw_status or run.state.value} {run.progress:.0%}")
         if self.tty:
             sys.stderr.write("\r" + line.ljust(len(self._last)))
             sys.stderr.flush()
             self._last = line
-        elif job.raw_status != self._status:
+        elif self._status.get(run.id) != run.raw_status:
             print(line, file=sys.stderr)
-        self._status = job.raw_status
+        self._status[run.id] = run.raw_status
 
     def _end_line(self) -> None:
         if self.tty and self._last:
@@ -220,90 +276,102 @@ class Progress:
 
     def interrupted(self, settings: Settings) -> None:
         self._end_line()
-        if self.job_id is None:
+        run = self.run
+        if run is None:
             print("Interrupted before anything was submitted.", file=sys.stderr)
         elif settings.use_sandbox:
-            print(f"Interrupted: sandbox job {self.job_id} ends with this process (nothing was charged).",
-                  file=sys.stderr)
+            print(_clean(f"Interrupted: sandbox job {run.job_id or run.id} ends with this process "
+                         "(nothing was charged)."), file=sys.stderr)
+        elif run.job_id is None:
+            print(_clean(f"Interrupted while submitting: a job may have been created (and charged). "
+                         f"scenario-tui resume {run.id} finds it; the request is not sent again."), file=sys.stderr)
         else:
-            print(f"Interrupted: job {self.job_id} keeps running on Scenario (and is charged). "
-                  f"Get its results with: scenario-tui resume {self.job_id}", file=sys.stderr)
+            print(_clean(f"Interrupted: job {run.job_id} keeps running on Scenario (and is charged). "
+                         f"Get its results with: scenario-tui resume {run.job_id}"), file=sys.stderr)
 
 
 async def _guarded(progress: Progress, work: Any) -> int:
     """Map the errors every command can meet onto messages and exit codes."""
     from scenario_tui.core.api import ApiError
+    from scenario_tui.core.engine import ModelProblem, RequestProblem
     from scenario_tui.core.imaging import ImageProblem
+    from scenario_tui.core.store import StoreError
 
     try:
-        return await work
-    except (UsageError, ImageProblem, ApiError) as exc:
+        return int(await work)
+    except RequestProblem as exc:
+        for problem in exc.problems:
+            progress.say(f"{problem.severity}: {problem}")
+        progress.result({"error": str(exc), "exitCode": BAD_INPUT})
+        return BAD_INPUT
+    except (UsageError, ImageProblem, ModelProblem, ApiError, OSError, StoreError) as exc:
         code = API_ERROR if isinstance(exc, ApiError) else BAD_INPUT
-        progress.say(f"scenario-tui: {exc}")
-        progress.result({"error": str(exc), "exitCode": code})
+        message = str(exc)
+        data: dict[str, Any] = {"error": message, "exitCode": code}
+        run = progress.run
+        if run is not None:  # after submitting, every message names the run and how to take it up again
+            message += f" (run {run.job_id or run.id}: scenario-tui resume {run.job_id or run.id})"
+            data.update(jobId=run.job_id, runId=run.id, resume=f"scenario-tui resume {run.job_id or run.id}")
+        progress.say(f"scenario-tui: {message}")
+        progress.result(data)
         return code
+
+
+def _engine(settings: Settings, progress: Progress) -> Engine:
+    from scenario_tui.backend import make_engine
+
+    engine = make_engine(settings)
+    progress.attach(engine)
+    return engine
 
 
 async def _models(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
     from scenario_tui.backend import make_client
 
-    async def work() -> int:
-        async with make_client(settings) as client:
-            models = await _list_models(client)
-        if args.json:
-            progress.result({"models": [{"id": m.id, "name": m.name, "type": m.type} for m in models]})
-        elif not models:
-            progress.say(NO_MODELS)
-        else:
-            width = max(len(m.id) for m in models)
-            for m in models:
-                print(f"{m.id.ljust(width)}  {m.type:<18}  {m.name}")
-        return OK
+    async with make_client(settings) as client:
+        models = await _list_models(client.list_models())
+    if args.json:
+        progress.result({"models": [{"id": m.id, "name": m.name, "type": m.type} for m in models]})
+    elif not models:
+        from scenario_tui.core.engine import NO_MODELS
 
-    return await _guarded(progress, work())
-
-
-NO_MODELS = ("No models with the inpaint + IP-Adapter capability in this workspace. Scenario retired its "
-             "SD 1.5 / SDXL model types in 2026, and those carry it. If you know a model id, pass it with --model.")
+        progress.say(NO_MODELS.replace("type it", "pass it with --model"))
+    else:
+        width = max(len(m.id) for m in models)
+        for m in models:
+            print(_clean(f"{m.id.ljust(width)}  {m.type:<18}  {m.name}"))
+    return OK
 
 
-async def _list_models(client: ScenarioClient) -> list[ModelInfo]:
+async def _list_models(listing: Any) -> list[ModelInfo]:
     from scenario_tui.core.api import ForbiddenError, GoneError
 
     try:
-        return await client.list_models()
+        return list(await listing)
     except ForbiddenError as exc:
         raise type(exc)(f"{exc.message} (your plan or project can't list models)", exc.status) from None
     except GoneError as exc:
         raise type(exc)(f"{exc.message} (these models were retired)", exc.status) from None
 
 
-async def _model_info(client: ScenarioClient, model_id: str | None, progress: Progress, sandbox: bool
-                      ) -> ModelInfo | None:
-    """The chosen model's facts for the model-dependent rules; picks one in the sandbox if none given."""
-    from scenario_tui.core.api import ApiError, GoneError, NotFoundError
+async def _model(engine: Engine, model_id: str | None, progress: Progress, sandbox: bool) -> ModelInfo | None:
+    """The chosen model's facts for the model-dependent rules; the sandbox's first when none is given."""
+    from scenario_tui.core.api import ApiError
+    from scenario_tui.core.engine import ModelProblem
 
     if not model_id:
         if not sandbox:
             raise UsageError("--model is required (scenario-tui models lists the compatible ones)")
-        models = await client.list_models()
-        if not models:
-            raise UsageError(NO_MODELS)
-        progress.say(f"model: {models[0].id} ({models[0].name}), the sandbox's first; choose with --model")
-        return models[0]
+        model = await engine.first_model()
+        progress.say(f"model: {model.id} ({model.name}), the sandbox's first; choose with --model")
+        return model
     try:
-        model = await client.get_model(model_id)
-    except NotFoundError:
-        raise UsageError(f"model {model_id}: not found (scenario-tui models lists the compatible ones)") from None
-    except GoneError:
-        raise UsageError(f"model {model_id}: retired by Scenario (HTTP 410); pick another") from None
+        return await engine.resolve_model(model_id)
+    except ModelProblem as exc:
+        raise UsageError(f"model {model_id}: {exc} (scenario-tui models lists the compatible ones)") from None
     except ApiError as exc:
         progress.say(f"warning: couldn't read model {model_id} ({exc}); model-specific limits not checked")
         return None
-    if not model.usable:
-        raise UsageError(f"model {model_id} ({model.type}) can't do inpaint + IP-Adapter; "
-                         "scenario-tui models lists the ones that can")
-    return model
 
 
 def _split_refs(values: list[str]) -> tuple[list[Path], list[str]]:
@@ -331,22 +399,18 @@ def _concepts(values: list[str]) -> list[dict[str, str]]:
         raise UsageError(f"--concept {exc}") from None
 
 
-async def _build_values(args: argparse.Namespace, settings: Settings, model: ModelInfo | None,
-                        progress: Progress) -> dict[str, Any]:
-    """Parameter values from config defaults and flags, with the files loaded and encoded."""
+def _draft(args: argparse.Namespace, settings: Settings, progress: Progress) -> Draft:
+    """Parameter values from config defaults and flags, with the files loaded."""
     from scenario_tui.core import imaging
-    from scenario_tui.core.params import PARAM_INFO, rules_for
+    from scenario_tui.core.engine import Draft
+    from scenario_tui.core.params import PARAM_INFO
 
     values: dict[str, Any] = dict(settings.defaults)
     values.update({n: getattr(args, n) for n in PARAM_INFO if n not in _SPECIAL and getattr(args, n, None) is not None})
-    if model:
-        values["modelId"] = model.id
     if args.concept:
         values["concepts"] = _concepts(args.concept)
     if args.ip_adapter_scales:
         values["ipAdapterScales"] = args.ip_adapter_scales
-    if args.dry_run:
-        values["dryRun"] = True
     if not args.image or not args.mask:
         raise UsageError("--image and --mask are required")
     ref_files, ref_ids = _split_refs(args.ref)
@@ -354,10 +418,12 @@ async def _build_values(args: argparse.Namespace, settings: Settings, model: Mod
         raise UsageError("at least one --ref is required")
     if ref_ids:
         values["ipAdapterImageIds"] = ref_ids
-
-    single = imaging.load_image(args.ip_adapter_image) if args.ip_adapter_image else None
-    refs = [imaging.load_image(p) for p in ref_files] + ([single] if single else [])
+    refs = [imaging.load_image(p) for p in ref_files]
+    if args.ip_adapter_image:
+        refs.append(imaging.load_image(args.ip_adapter_image))
     image = imaging.load_image(args.image) if _is_path(args.image) else None
+    if image is None:
+        values["image"] = args.image
     try:
         mask = imaging.load_mask(args.mask, image.size if image else None)
     except imaging.MaskSizeMismatch as exc:
@@ -366,122 +432,173 @@ async def _build_values(args: argparse.Namespace, settings: Settings, model: Mod
         mask = imaging.resize_mask(exc.mask, exc.image_size)
     for loaded in (image, mask, *refs):
         for note in loaded.notes if loaded else ():
-            progress.say(f"note: {loaded.path.name if loaded.path else ''}: {note}")
-    encoded = imaging.encode_inputs(image, mask, refs)
-    if image is None:
-        values["image"] = args.image
-    else:
-        values["image"] = encoded.image
-        if "width" not in values and "height" not in values:
-            rules = rules_for(model.type if model else None)
-            values["width"], values["height"] = imaging.suggest_size(*image.size, *rules.size)
-            progress.say(f"size: {values['width']}×{values['height']} (from the input image; set --width/--height)")
-    for note in encoded.notes:
-        progress.say(f"note: {note}")
-    values["mask"] = encoded.mask
-    encoded_refs = list(encoded.references)
-    if single:
-        values["ipAdapterImage"] = encoded_refs.pop()
-    if encoded_refs:
-        values["ipAdapterImages"] = encoded_refs
-    if not values.get("seed"):
-        import secrets
-
-        values["seed"] = str(secrets.randbelow(2**32))
-        progress.say(f"seed: {values['seed']} (random; set --seed to reproduce)")
-    return values
+            progress.say(f"note: {loaded.path.name if loaded and loaded.path else ''}: {note}")
+    return Draft(values, image=image, mask=mask, references=tuple(refs))
 
 
 async def _generate(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
-    from scenario_tui.backend import make_client
-    from scenario_tui.core.params import check
+    engine = _engine(settings, progress)
+    async with engine.client:
+        model = await _model(engine, args.model or settings.defaults.get("modelId"), progress, settings.use_sandbox)
+        request = await engine.prepare(_draft(args, settings, progress), model)
+        for line in request.settled:
+            progress.say(line)
+        for note in request.notes:
+            progress.say(f"note: {note}")
+        for problem in request.warnings:
+            progress.say(f"{problem.severity}: {problem}")
+        quote = await engine.quote(request)
+        discount = f" (discount {quote.discount:g})" if quote.discount else ""
+        progress.say(f"cost: {quote.cost:g} creative units{discount}")
+        if args.dry_run:
+            progress.result({"dryRun": True, "cost": quote.cost, "discount": quote.discount,
+                             "parameters": request.params.record()})
+            return OK
+        if args.max_cost is not None and quote.cost > args.max_cost:
+            raise UsageError(f"quoted {quote.cost:g} CU, above --max-cost {args.max_cost:g}; nothing submitted")
+        run = await engine.submit(request, quote)
+        progress.run = run
+        code = _submitted(run, progress)
+        if code is not None:
+            return code
+        return _outcome(await engine.follow(run.id), progress, settings)
 
-    async def work() -> int:
-        async with make_client(settings) as client:
-            model_id = args.model or settings.defaults.get("modelId")
-            model = await _model_info(client, model_id, progress, settings.use_sandbox)
-            values = await _build_values(args, settings, model, progress)
-            checked = check(values, model)
-            for problem in checked.problems:
-                progress.say(f"{problem.severity}: {problem}")
-            if checked.params is None:
-                return BAD_INPUT
-            params = checked.params
-            quote = await client.quote(params)
-            discount = f" (discount {quote.discount:g})" if quote.discount else ""
-            progress.say(f"cost: {quote.cost:g} creative units{discount}")
-            if params.dryRun:
-                progress.result({"dryRun": True, "cost": quote.cost, "discount": quote.discount,
-                                 "parameters": params.record()})
-                return OK
-            if args.max_cost is not None and quote.cost > args.max_cost:
-                raise UsageError(f"quoted {quote.cost:g} CU, above --max-cost {args.max_cost:g}; nothing submitted")
-            return await _submit_and_follow(client, params, settings, progress, model)
 
-    return await _guarded(progress, work())
+def _submitted(run: Run, progress: Progress) -> int | None:
+    """What the submission came to: None when there is a job to follow, else the exit code."""
+    from scenario_tui.core.store import RunState
 
-
-async def _submit_and_follow(client: ScenarioClient, params: Any, settings: Settings, progress: Progress,
-                             model: ModelInfo | None) -> int:
-    from scenario_tui.config import data_dir
-    from scenario_tui.core.api import ApiError, NetworkError, ServerError
-    from scenario_tui.core.jobs import Ledger
-
-    ledger = Ledger(data_dir() / "jobs.jsonl")
-    record = {**params.record(), "model": {"id": model.id, "name": model.name, "type": model.type} if model else None}
-    local = ledger.intent(mode="sandbox" if settings.use_sandbox else "live", record=record)
-    try:
-        submission = await client.generate(params)
-    except (NetworkError, ServerError) as exc:
-        ledger.unsure(local, str(exc))
-        progress.say(f"scenario-tui: {exc}\nThe request may still have created a job (and been charged); it was "
-                     "not sent again. Check your jobs on app.scenario.com before retrying.")
+    if run.state is RunState.REFUSED:
+        progress.say(f"scenario-tui: not submitted: {run.error}")
+        progress.result({"error": run.error, "runId": run.id, "state": run.state.value, "exitCode": API_ERROR})
         return API_ERROR
-    except ApiError:
-        raise
-    job = submission.job
-    progress.job_id = job.id
-    ledger.submitted(local, job.id, submission.cost)
-    progress.say(f"submitted job {job.id}" + (f" ({submission.cost:g} CU)" if submission.cost is not None else ""))
-    return await _follow_and_save(client, job.id, params.seed, record, settings, progress, ledger)
+    if run.state is RunState.UNSURE:
+        progress.say(f"scenario-tui: {run.error}. Check your jobs on app.scenario.com; "
+                     f"scenario-tui resume {run.id} looks for it again.")
+        progress.result({"error": run.error, "runId": run.id, "state": run.state.value,
+                         "resume": f"scenario-tui resume {run.id}", "exitCode": API_ERROR})
+        return API_ERROR
+    progress.say(f"submitted job {run.job_id}" + (f" ({run.cost:g} CU)" if run.cost is not None else ""))
+    return None
 
 
-async def _follow_and_save(client: ScenarioClient, job_id: str, seed: str | None, record: dict[str, Any],
-                           settings: Settings, progress: Progress, ledger: Any) -> int:
-    from scenario_tui.core.api import JobState
-    from scenario_tui.core.jobs import PollSchedule, follow, save_results
+def _summary(run: Run, settings: Settings | None = None) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "runId": run.id, "jobId": run.job_id, "state": run.state.value, "status": run.raw_status,
+        "created": run.created, "prompt": run.prompt, "seed": run.seed, "model": run.model, "quote": run.quote,
+        "cost": run.cost, "files": [str(p) for p in run.files], "error": run.error, "hint": run.hint,
+        "note": run.note,
+    }
+    if settings is not None and run.job_id and run.files:
+        data["metadata"] = str(settings.output_dir / f"{run.job_id}.json")
+    return data
 
-    schedule = PollSchedule(first=settings.poll_interval, maximum=settings.poll_max_interval)
-    job = await follow(client, job_id, on_update=progress.job,
-                       on_error=lambda e: progress.say(f"warning: {e} (still polling)"), schedule=schedule)
-    if job.state is not JobState.SUCCESS:
-        reason = " ".join(x for x in (job.error, f"Hint: {job.hint}" if job.hint else None) if x)
-        progress.say(f"job {job.id} {job.raw_status}" + (f": {reason}" if reason else ""))
-        ledger.finished(job.id, job.raw_status, [])
-        progress.result({"jobId": job.id, "status": job.raw_status, "error": job.error, "hint": job.hint,
-                         "files": []})
+
+def _outcome(run: Run, progress: Progress, settings: Settings) -> int:
+    """Say how a followed run ended; its exit code."""
+    from scenario_tui.core.store import RunState
+
+    summary = _summary(run, settings)
+    if run.state is RunState.SUCCESS and not run.missing_results:
+        progress.result(summary)
+        return OK
+    if run.state in (RunState.FAILURE, RunState.CANCELED):
+        reason = " ".join(x for x in (run.error, f"Hint: {run.hint}" if run.hint else None) if x)
+        progress.say(f"job {run.job_id} {run.raw_status or run.state.value}" + (f": {reason}" if reason else ""))
+        progress.result(summary)
         return JOB_FAILED
-    paths = await save_results(client, job, settings.output_dir, seed=seed, record=record,
-                               on_saved=lambda p: progress.say(f"saved {p}"))
-    ledger.finished(job.id, job.raw_status, paths)
-    progress.result({"jobId": job.id, "status": job.raw_status, "seed": seed, "files": [str(p) for p in paths],
-                     "metadata": str(settings.output_dir / f"{job.id}.json")})
-    return OK
+    what = run.note or run.error or run.state.value
+    progress.say(f"run {run.job_id or run.id}: {what}. Try again with: scenario-tui resume {run.job_id or run.id}")
+    progress.result({**summary, "resume": f"scenario-tui resume {run.job_id or run.id}", "exitCode": API_ERROR})
+    return API_ERROR
+
+
+def _find(engine: Engine, key: str) -> Run:
+    run = engine.store.get(key)
+    if run is None:
+        raise UsageError(f"no run or job {key} in {engine.store.path} (scenario-tui jobs lists them)")
+    return run
 
 
 async def _resume(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
-    from scenario_tui.backend import make_client
-    from scenario_tui.config import data_dir
-    from scenario_tui.core.jobs import Ledger
+    engine = _engine(settings, progress)
+    async with engine.client:
+        if args.job_id:
+            run = engine.store.get(args.job_id) or await engine.adopt(args.job_id)
+            progress.run = run
+            runs = await engine.resume([run])
+        else:
+            runs = await engine.resume()
+            if not runs:
+                progress.say("Nothing to resume: every run has ended and its results are saved.")
+                progress.result({"runs": []})
+                return OK
+    quiet = Progress(argparse.Namespace(json=False))
+    codes = [_outcome(run, quiet, settings) for run in runs]
+    for run in runs:
+        progress.say(f"run {run.job_id or run.id}: {run.state.value}" + (f", {len(run.files)} file(s)"
+                                                                          if run.files else ""))
+    if len(runs) == 1 and args.job_id:
+        progress.result(_summary(runs[0], settings))
+    else:
+        progress.result({"runs": [_summary(run, settings) for run in runs]})
+    return max(codes) if codes else OK
 
-    ledger = Ledger(data_dir() / "jobs.jsonl")
-    local = next((e["local"] for e in ledger.entries() if e.get("jobId") == args.job_id and "local" in e), None)
-    record = next((e["parameters"] for e in ledger.entries() if e.get("local") == local and "parameters" in e), {})
-    progress.job_id = args.job_id
 
-    async def work() -> int:
-        async with make_client(settings) as client:
-            return await _follow_and_save(client, args.job_id, record.get("seed"), record, settings, progress,
-                                          ledger)
+async def _jobs(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
+    from scenario_tui.backend import open_store
 
-    return await _guarded(progress, work())
+    store = open_store(settings)
+    if getattr(args, "jobs_command", None) == "show":
+        run = store.get(args.job_id)
+        if run is None:
+            raise UsageError(f"no run or job {args.job_id} (scenario-tui jobs lists them)")
+        history = store.history(run.id)
+        if args.json:
+            progress.result({**_summary(run, settings), "parameters": run.params, "inputs": run.inputs,
+                             "history": [{"time": t, "state": s, "status": st, "detail": d}
+                                         for t, s, st, d in history]})
+            return OK
+        for key, value in _summary(run, settings).items():
+            if value not in (None, "", []):
+                print(_clean(f"{key}: {value}"))
+        print("parameters:")
+        for key, value in run.params.items():
+            print(_clean(f"  {key}: {value}"))
+        for entry in run.inputs:
+            print(_clean(f"input {entry.get('field')}: {entry.get('path')} (sha256 {entry.get('sha256')})"))
+        print("history:")
+        for when, state, status, detail in history:
+            print(_clean(f"  {_when(when)}  {state:<13} {status}" + (f"  {detail}" if detail else "")))
+        return OK
+    runs = store.runs(limit=max(1, args.limit))
+    if args.json:
+        progress.result({"runs": [_summary(run, settings) for run in runs]})
+        return OK
+    if not runs:
+        progress.say("No runs yet.")
+    for run in runs:
+        cost = f"{run.cost:g} CU" if run.cost is not None else "-"
+        prompt = " ".join(run.prompt.split())
+        print(_clean(f"{_when(run.created)}  {run.state.value:<13}  {cost:>7}  {run.job_id or run.id:<28}  "
+                     f"{len(run.files)} file(s)  {prompt[:40]}"))
+    return OK
+
+
+def _when(t: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+async def _cancel(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
+    engine = _engine(settings, progress)
+    async with engine.client:
+        run = _find(engine, args.job_id)
+        try:
+            outcome = await engine.cancel(run.id)
+        except ValueError as exc:
+            raise UsageError(f"run {run.id}: {exc}") from None
+    progress.say(f"job {run.job_id}: {outcome.message}" + ("" if outcome.accepted else " (it keeps running)"))
+    progress.result({"jobId": run.job_id, "accepted": outcome.accepted, "message": outcome.message})
+    return OK if outcome.accepted else API_ERROR

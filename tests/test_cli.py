@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from scenario_tui import __version__, cli
+from scenario_tui.core import provenance
 from scenario_tui.sandbox import Sandbox, SandboxConfig
 from scenario_tui.sandbox.server import make_server
 from tests.conftest import make_image
@@ -70,8 +71,13 @@ def test_generate_in_the_sandbox_writes_real_pngs_and_metadata(
             assert im.format == "PNG" and im.size == (680, 512)
     meta = json.loads((out / f"{result['jobId']}.json").read_text())
     assert meta["parameters"]["prompt"] == "a stained glass window"
-    assert meta["parameters"]["image"].startswith("<image/png data URL")
+    assert meta["parameters"]["image"].startswith("asset_")  # uploaded once, then sent by id
     assert [r["file"] for r in meta["results"]] == [Path(f).name for f in result["files"]]
+    image = next(i for i in meta["inputs"] if i["field"] == "image")
+    assert image["path"] == str(files["image"].resolve()) and len(image["sha256"]) == 64
+    parameters, record = provenance.read(Path(result["files"][0]))
+    assert parameters is not None and parameters.startswith("a stained glass window\nSteps: 30, ")
+    assert record is not None and record["jobId"] == result["jobId"] and record["seed"] == "42"
 
 
 def test_random_seed_is_chosen_and_reported(files: dict[str, Path], tmp_path: Path,
@@ -101,7 +107,7 @@ def test_max_cost_refuses_to_submit(files: dict[str, Path], tmp_path: Path, caps
     (["--scheduler", "Nope"], "Scheduler: must be one of"),
     (["--ip-adapter-scales", "0.5"], "1 scale for 2 reference images"),
     (["--concept", "lora"], "--concept 'lora': expected MODEL_ID:SCALE"),
-    (["--model", "model_missing"], "model model_missing: not found"),
+    (["--model", "model_missing"], "model model_missing: no model with this id"),
 ])
 def test_bad_parameters_exit_2_naming_the_field(files: dict[str, Path], tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str], extra: list[str],
@@ -165,19 +171,23 @@ def test_interrupt_while_polling_leaves_the_job_and_says_how_to_find_it(
     async def interrupted(*args: Any, **kwargs: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("scenario_tui.core.jobs.follow", interrupted)
+    monkeypatch.setattr("scenario_tui.core.engine.Engine.follow", interrupted)
     code, _, stderr = run(capsys, *gen_args(files, tmp_path))
     assert code == cli.INTERRUPTED and "Interrupted: sandbox job job_" in stderr
 
 
-def test_ledger_records_intent_before_submission(files: dict[str, Path], tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_store_records_the_intent_before_submission(files: dict[str, Path], tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from scenario_tui.backend import STORE_NAME
     from scenario_tui.config import data_dir
-    from scenario_tui.core.jobs import Ledger
+    from scenario_tui.core.store import Store
 
     assert run(capsys, *gen_args(files, tmp_path, "--num-samples", "1"))[0] == cli.OK
-    events = [e["event"] for e in Ledger(data_dir() / "jobs.jsonl").entries()]
-    assert events == ["intent", "submitted", "finished"]
+    store = Store(data_dir() / STORE_NAME)
+    [stored] = store.runs()
+    states = [state for _, state, _, _ in store.history(stored.id)]
+    assert states[0] == "intent" and states[1] == "running" and states[-1] == "success"
+    assert (data_dir() / STORE_NAME).stat().st_mode & 0o777 == 0o600
 
 
 # --- live mode: real HTTP over loopback to the sandbox server --------------------------------

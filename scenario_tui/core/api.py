@@ -214,6 +214,8 @@ class Job:
     created_at: str | None
     updated_at: str | None
     status_history: tuple[tuple[str, str], ...]
+    input: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    """``metadata.input``: the server's echo of the request (how a lost job is recognised)."""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Job:
@@ -238,6 +240,7 @@ class Job:
                 for entry in (history if isinstance(history, list) else ())
                 if isinstance(entry, dict)
             ),
+            input=_dict(metadata.get("input")),
         )
 
 
@@ -391,6 +394,14 @@ def _cancel_answer(data: Any) -> CancelOutcome:
     )
 
 
+def _jobs_page(data: Any) -> tuple[list[Job], str | None]:
+    jobs = _dict(data).get("jobs")
+    if not isinstance(jobs, list):
+        raise ValueError("no 'jobs' list")
+    parsed = [Job.from_json(j) for j in jobs if isinstance(j, dict) and _str(j.get("jobId"))]
+    return parsed, _str(data.get("nextPaginationToken"))
+
+
 def _models_page(data: Any) -> tuple[list[ModelInfo], str | None]:
     models = _dict(data).get("models")
     if not isinstance(models, list):
@@ -447,9 +458,12 @@ class ScenarioClient:
     # ---------------------------------------------------------------- operations
 
     async def quote(self, params: RequestParams) -> Quote:
-        """Price the generation with a dry run (answered with HTTP 269); creates no job."""
+        """Price the generation with a dry run (answered with HTTP 269).
+
+        It creates nothing, so it is retried like a GET.
+        """
         query = {**params.query(), "dryRun": "true"}
-        return await self._api("POST", _GENERATE, _quote_answer, params=query, body=params.body())
+        return await self._api("POST", _GENERATE, _quote_answer, params=query, body=params.body(), retry=True)
 
     async def generate(self, params: RequestParams) -> Submission:
         """Submit the generation. Never retried: a failed POST may still have created a paid job."""
@@ -471,9 +485,11 @@ class ScenarioClient:
                 return CancelOutcome(accepted=False, message=exc.message, job=None)
             raise
 
-    async def upload_asset(self, data_url: str, name: str) -> Asset:
-        """Upload an image given as a data URL."""
-        body = {"image": data_url, "name": name}
+    async def upload_asset(self, data_url: str, name: str, *, hide: bool = False) -> Asset:
+        """Upload an image given as a data URL (``hide``: kept out of the asset library)."""
+        body: dict[str, Any] = {"image": data_url, "name": name}
+        if hide:
+            body["hide"] = True
         return await self._api("POST", "/assets", _asset_answer, body=body)
 
     async def get_asset(self, asset_id: str) -> Asset:
@@ -496,6 +512,20 @@ class ScenarioClient:
                 return usable
             seen.add(token)
             query["paginationToken"] = token
+
+    async def list_jobs(self, *, created_after: str, page_size: int = 100, max_pages: int = 5) -> list[Job]:
+        """Jobs created after ``created_after`` (ISO 8601), newest first, reading at most ``max_pages``."""
+        query = {"createdAfter": created_after, "pageSize": str(page_size)}
+        jobs: list[Job] = []
+        seen: set[str] = set()
+        for _ in range(max_pages):
+            page, token = await self._api("GET", "/jobs", _jobs_page, params=query)
+            jobs.extend(page)
+            if not token or token in seen:
+                break
+            seen.add(token)
+            query["paginationToken"] = token
+        return jobs
 
     async def get_model(self, model_id: str) -> ModelInfo:
         """One model, usable or not."""
@@ -540,8 +570,9 @@ class ScenarioClient:
         *,
         params: dict[str, str] | None = None,
         body: dict[str, Any] | None = None,
+        retry: bool | None = None,
     ) -> T:
-        """One API call with credentials; any 2xx is success; only GETs are retried."""
+        """One API call with credentials; any 2xx is success; GETs (or ``retry``) are retried."""
 
         async def attempt() -> T:
             response = await self._http.request(
@@ -551,7 +582,7 @@ class ScenarioClient:
                 raise self._status_error(response)
             return self._parse(response, build)
 
-        return await self._retrying(self._guarded(attempt), retry=method == "GET")
+        return await self._retrying(self._guarded(attempt), retry=method == "GET" if retry is None else retry)
 
     def _guarded(self, attempt: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
         """Wrap ``attempt`` so httpx exceptions become ApiErrors with no link to the request."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
 import math
 import re
@@ -94,6 +95,7 @@ class LoadedImage:
     source_mode: str
     file_size: int
     notes: tuple[str, ...]
+    sha256: str = ""  # of the file's bytes
 
     @property
     def size(self) -> tuple[int, int]:
@@ -109,6 +111,7 @@ class LoadedMask:
     image: Image.Image
     coverage: float
     notes: tuple[str, ...]
+    sha256: str = ""  # of the file's bytes (the image may since have been resized)
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,7 @@ class _Read(NamedTuple):
     source_mode: str
     file_size: int
     notes: list[str]
+    sha256: str
 
 
 def _read(path: str | Path) -> _Read:
@@ -235,13 +239,15 @@ def _read(path: str | Path) -> _Read:
     name = _label(p, "image")
     fh, file_size = _open_file(p, name)
     with fh:
-        im, frames = _decode_first_frame(fh, name, p)
+        data = fh.read()
+    with io.BytesIO(data) as buf:
+        im, frames = _decode_first_frame(buf, name, p)
     notes = [f"used the first of {frames} frames"] if frames > 1 else []
     source_format, source_mode = im.format or "unknown", im.mode
     if im.getexif().get(_EXIF_ORIENTATION, 1) in range(2, 9):
         im = ImageOps.exif_transpose(im)
         notes.append("rotated to match its EXIF orientation")
-    return _Read(p, name, im, source_format, source_mode, file_size, notes)
+    return _Read(p, name, im, source_format, source_mode, file_size, notes, hashlib.sha256(data).hexdigest())
 
 
 # --- conversions -----------------------------------------------------------------------------
@@ -362,6 +368,7 @@ def load_image(path: str | Path) -> LoadedImage:
         source_mode=read.source_mode,
         file_size=read.file_size,
         notes=(*read.notes, *conversion_notes),
+        sha256=read.sha256,
     )
 
 
@@ -380,7 +387,7 @@ def load_mask(path: str | Path, image_size: tuple[int, int] | None = None) -> Lo
         raise ImageProblem(f"{name}: {reason}: nothing to repaint", p)
     if coverage == 100:
         notes.append(_NOTE_FULL_MASK)
-    loaded = LoadedMask(path=p, image=mask, coverage=coverage, notes=tuple(notes))
+    loaded = LoadedMask(path=p, image=mask, coverage=coverage, notes=tuple(notes), sha256=read.sha256)
     if image_size is not None and mask.size != tuple(image_size):
         raise MaskSizeMismatch(p, mask.size, image_size, loaded)
     return loaded
@@ -406,7 +413,7 @@ def resize_mask(mask: LoadedMask, size: tuple[int, int]) -> LoadedMask:
     notes.append(f"resized from {old_w}×{old_h} to {width}×{height}")
     if coverage == 100:
         notes.append(_NOTE_FULL_MASK)
-    return LoadedMask(path=mask.path, image=resized, coverage=coverage, notes=tuple(notes))
+    return LoadedMask(path=mask.path, image=resized, coverage=coverage, notes=tuple(notes), sha256=mask.sha256)
 
 
 def suggest_size(width: int, height: int, lo: int = 64, hi: int = 2048) -> tuple[int, int]:

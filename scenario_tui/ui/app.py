@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -12,10 +13,11 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
 
-from scenario_tui.backend import make_client
-from scenario_tui.config import Settings, data_dir
+from scenario_tui.backend import Sleep, make_engine
+from scenario_tui.config import Settings
 from scenario_tui.core.api import ScenarioClient
-from scenario_tui.core.jobs import Ledger
+from scenario_tui.core.engine import Engine
+from scenario_tui.core.store import Store
 from scenario_tui.ui.images import protocol_name
 from scenario_tui.ui.state import UiState
 
@@ -24,7 +26,7 @@ class ScenarioApp(App[int]):
     """Inpaint + IP-Adapter: inputs and parameters on the left, preview and jobs on the right."""
 
     TITLE = "scenario-tui"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
@@ -34,22 +36,24 @@ class ScenarioApp(App[int]):
     def __init__(
         self,
         settings: Settings,
-        client: ScenarioClient,
+        engine: Engine,
         image_cls: type[Widget] | None,
         *,
         ui_state: UiState | None = None,
-        ledger: Ledger | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.client = client
+        self.engine = engine
         self.image_cls = image_cls
         self.protocol = protocol_name(image_cls)
         self.ui_state = ui_state if ui_state is not None else UiState.load()
-        self.ledger = ledger or Ledger(data_dir() / "jobs.jsonl")
-        self.clock = clock
+        self.clock = clock  # wall-clock seconds, like the store's times
         self.sandbox = settings.use_sandbox
+
+    @property
+    def client(self) -> ScenarioClient:
+        return self.engine.client
 
     def on_mount(self) -> None:
         if self.settings.keymap:
@@ -91,7 +95,7 @@ class ScenarioApp(App[int]):
         from scenario_tui.ui.screens.confirm import ConfirmScreen
 
         where = "in the sandbox, they stop with the app" if self.sandbox else "they keep running (and are charged) " \
-            "on Scenario; results can be fetched later with scenario-tui resume JOB_ID"
+            "on Scenario, and are followed again at the next start (or with scenario-tui resume)"
         question = f"{running} job{'s' if running != 1 else ''} still running: {where}. Quit anyway?"
 
         def answer(yes: bool | None) -> None:
@@ -102,20 +106,27 @@ class ScenarioApp(App[int]):
 
     async def on_unmount(self) -> None:
         await self.client.aclose()
+        self.engine.store.close()
 
 
 def make_app(
     settings: Settings,
     transport: httpx.AsyncBaseTransport | None = None,
     image_cls: type[Widget] | None = None,
+    *,
+    store: Store | None = None,
+    retry_sleep: Sleep | None = None,
+    app_cls: type[ScenarioApp] | None = None,
     **kw: Any,
 ) -> ScenarioApp:
     """The one way to build the app: for the launcher, the tests and the snapshots.
 
     ``transport`` replaces the network (the sandbox's, or a mock); ``image_cls`` is the
-    textual-image widget class for previews (``None``: paths only).
+    textual-image widget class for previews (``None``: paths only); ``store`` replaces the
+    run store in the data folder; ``retry_sleep`` the client's waits between retries;
+    ``app_cls`` a subclass (tests that show one widget on the real services).
     """
-    return ScenarioApp(settings, make_client(settings, transport), image_cls, **kw)
+    return (app_cls or ScenarioApp)(settings, make_engine(settings, transport, store, retry_sleep), image_cls, **kw)
 
 
 def run(settings: Settings) -> int:

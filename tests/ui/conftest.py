@@ -20,7 +20,7 @@ from textual.worker import WorkerCancelled
 from textual_image.widget import HalfcellImage
 
 from scenario_tui.config import load_settings
-from scenario_tui.core.jobs import Ledger
+from scenario_tui.core.store import Store
 from scenario_tui.sandbox import Sandbox, SandboxConfig, SandboxTransport
 from scenario_tui.ui.app import ScenarioApp, make_app
 from scenario_tui.ui.screens.main import MainScreen
@@ -80,6 +80,10 @@ def inputs(tmp_path: Path, in_tmp: Path) -> dict[str, str]:
     return {"image": "in.png", "mask": "m.png", "ref1": "r1.png", "ref2": "r2.png"}
 
 
+async def no_wait(_: float) -> None:
+    """The client's backoff between retries, skipped (a retried call still goes to the sandbox)."""
+
+
 def build(
     tmp_path: Path,
     *,
@@ -108,7 +112,7 @@ def build(
         transport = wrap(transport)
     app = make_app(settings, transport=transport, image_cls=HalfcellImage,
                    ui_state=ui_state if ui_state is not None else UiState(),
-                   ledger=Ledger(tmp_path / "ledger.jsonl"), clock=app_clock)
+                   store=Store(tmp_path / "runs.sqlite3", clock=app_clock), clock=app_clock, retry_sleep=no_wait)
     app.animation_level = "none"
     app.NOTIFICATION_TIMEOUT = 60  # toasts stay for the whole test (and its screenshot)
     return Harness(app, sandbox, sandbox_clock, app_clock, tmp_path / "out")

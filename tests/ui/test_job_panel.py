@@ -1,403 +1,237 @@
-"""The jobs panel against the sandbox and scripted answers: rows, polling, saving, cancel, failures."""
+"""The jobs panel over the engine: rows from the store, polling, saving, cancel, failures, relaunch."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.message import Message
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Static
+from textual_image.widget import HalfcellImage
 
-from scenario_tui.config import Settings
-from scenario_tui.core.api import Job, ScenarioClient, Submission
-from scenario_tui.core.imaging import encode_data_url
-from scenario_tui.core.jobs import Ledger
-from scenario_tui.core.params import InpaintParams
+from scenario_tui.config import Settings, load_settings
+from scenario_tui.core import imaging
+from scenario_tui.core.engine import Draft
+from scenario_tui.core.store import Run, RunState, Store
 from scenario_tui.sandbox import Sandbox, SandboxConfig, SandboxTransport
+from scenario_tui.ui.app import ScenarioApp, make_app
+from scenario_tui.ui.state import UiState
 from scenario_tui.ui.widgets.jobs import JobEntry, JobPanel, JobRow
 from tests.conftest import make_image, make_mask
+from tests.ui.conftest import FakeClock, no_wait
 
-BASE = "https://sandbox.local/v1"
-RECORD = {"prompt": "a [b]knight[/b]", "strength": 0.75, "numSamples": 2, "negativePrompt": None}
-
-
-class Clock:
-    """A monotonic clock that moves only when told to."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+JOB_SECONDS = 20
+MODEL = "model_sandbox-sd15-classic"
 
 
-class JobsApp(App[None]):
-    """What the real app offers the panel, with an injected transport and a pinned clock."""
-
-    def __init__(self, transport: httpx.AsyncBaseTransport, tmp_path: Path, clock: Clock | None = None) -> None:
-        super().__init__()
-        # Credentials long enough that the client's redaction of them leaves server messages readable.
-        self.client = ScenarioClient("test-key", "test-secret", base_url=BASE, transport=transport, sleep=no_sleep)
-        self.settings = Settings(output_dir=tmp_path / "out", poll_interval=0.01, poll_max_interval=0.02)
-        self.image_cls = None
-        self.ledger = Ledger(tmp_path / "jobs.jsonl")
-        self.clock = clock or Clock()
-        self.messages: list[Message] = []
-
+class PanelScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield JobPanel()
 
     def on_mount(self) -> None:
         self.query_one(JobPanel).focus()
 
-    def on_job_panel_selected(self, message: JobPanel.Selected) -> None:
-        self.messages.append(message)
+
+class JobsApp(ScenarioApp):
+    """The real app (engine, store, clock) with only the job panel on screen; keeps the panel's messages."""
+
+    messages: list[Message]
+
+    def get_default_screen(self) -> Screen[Any]:
+        self.messages = []
+        return PanelScreen()
 
     def on_job_panel_finished(self, message: JobPanel.Finished) -> None:
         self.messages.append(message)
 
+    def on_job_panel_selected(self, message: JobPanel.Selected) -> None:
+        self.messages.append(message)
+
     @property
     def panel(self) -> JobPanel:
-        return self.query_one(JobPanel)
+        return self.screen_stack[0].query_one(JobPanel)
 
     def finished(self) -> list[JobEntry]:
         return [m.entry for m in self.messages if isinstance(m, JobPanel.Finished)]
 
-    def selected(self) -> list[JobEntry]:
-        return [m.entry for m in self.messages if isinstance(m, JobPanel.Selected)]
+
+class Rig:
+    """A sandbox on a frozen clock, the store and the settings the apps of one test share."""
+
+    def __init__(self, tmp_path: Path, *, live: bool = True, **knobs: Any) -> None:
+        self.tmp = tmp_path
+        self.clock = FakeClock()
+        self.sandbox = Sandbox(SandboxConfig(job_seconds=JOB_SECONDS, **knobs), clock=self.clock)
+        self.transport: httpx.AsyncBaseTransport = SandboxTransport(self.sandbox)
+        creds = {"api_key": "panel-key", "api_secret": "panel-secret"} if live else {}
+        self.settings: Settings = load_settings(output_dir=tmp_path / "out", poll_interval=0.02,
+                                                poll_max_interval=0.05, **creds)[0]
+        inputs = tmp_path / "inputs"
+        inputs.mkdir()
+        self.image = imaging.load_image(make_image(inputs / "in.png", (64, 64)))
+        self.mask = imaging.load_mask(make_mask(inputs / "mask.png", (64, 64)))
+        self.ref = imaging.load_image(make_image(inputs / "ref.png", (32, 32)))
+
+    def app(self) -> JobsApp:
+        """An app as ``make_app`` builds it; a second call is a relaunch over the same store and API."""
+        app = make_app(self.settings, transport=self.transport, image_cls=HalfcellImage,
+                       store=Store(self.tmp / "runs.sqlite3", clock=self.clock), ui_state=UiState(),
+                       clock=self.clock, retry_sleep=no_wait, app_cls=JobsApp)
+        assert isinstance(app, JobsApp)
+        app.animation_level = "none"
+        return app
+
+    def advance(self, seconds: float = JOB_SECONDS) -> None:
+        self.clock.advance(seconds)
 
 
-async def no_sleep(_: float) -> None:
-    """The client's retry backoff, skipped."""
+async def submit(app: JobsApp, pilot: Pilot[None], rig: Rig, prompt: str = "a knight", seed: str = "7") -> JobEntry:
+    """What the main screen does: the engine submits, the panel follows."""
+    engine = app.engine
+    model = await engine.resolve_model(MODEL)
+    request = engine.build(Draft({"prompt": prompt, "numSamples": 2, "seed": seed}, image=rig.image, mask=rig.mask,
+                                 references=(rig.ref,)), model)
+    run = await engine.submit(request, None)
+    app.panel.follow(run)
+    return await entry_of(app, pilot, run)
+
+
+async def entry_of(app: JobsApp, pilot: Pilot[None], run: Run) -> JobEntry:
+    """The row of ``run``, once the engine's events about it have reached the panel."""
+    for _ in range(200):
+        entry = next((e for e in app.panel.entries if e.key == run.id), None)
+        if entry is not None and entry.job_id == run.job_id:
+            return entry
+        await pilot.pause()
+    raise AssertionError("the run's row never came")
 
 
 def row_text(app: JobsApp, entry: JobEntry) -> str:
-    row = app.query_one(f"#job-row-{entry.key}", JobRow)
+    row = app.panel.query_one(f"#job-row-{entry.key}", JobRow)
     return " | ".join(str(s.content) for s in row.query(Static))
 
 
 def details(app: JobsApp) -> str:
-    return str(app.query_one("#job-detail", Static).content)
+    return str(app.panel.query_one("#job-detail", Static).content)
 
 
-def job_json(job_id: str, status: str, **metadata: Any) -> dict[str, Any]:
-    return {"job": {"jobId": job_id, "status": status, "progress": 0.5, "metadata": metadata}}
-
-
-def job(job_id: str, status: str = "queued") -> Job:
-    return Job.from_json(job_json(job_id, status)["job"])
-
-
-def scripted(answers: list[Callable[[], Awaitable[httpx.Response]] | httpx.Response]) -> httpx.MockTransport:
-    """Answers successive GET /jobs polls in order (the last one repeats); anything else is a 500."""
-    polls = 0
-
-    async def handle(request: httpx.Request) -> httpx.Response:
-        nonlocal polls
-        if request.method != "GET" or "/jobs/" not in request.url.path:
-            return httpx.Response(500, json={"reason": f"unexpected {request.method} {request.url.path}"})
-        answer = answers[min(polls, len(answers) - 1)]
-        polls += 1
-        return answer if isinstance(answer, httpx.Response) else await answer()
-
-    return httpx.MockTransport(handle)
-
-
-def held(response: httpx.Response) -> tuple[asyncio.Event, asyncio.Event, Callable[[], Awaitable[httpx.Response]]]:
-    """An answer that waits for ``release``; ``reached`` says the poll before it has been fully handled."""
-    reached, release = asyncio.Event(), asyncio.Event()
-
-    async def answer() -> httpx.Response:
-        reached.set()
-        await release.wait()
-        return response
-
-    return reached, release, answer
-
-
-async def settle(app: App[None], pilot: Pilot[None]) -> None:
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-async def until(pilot: Pilot[None], condition: Callable[[], bool]) -> None:
-    """Let the app run until ``condition`` holds (polls are at most 0.1 s apart in these tests)."""
+async def until(pilot: Pilot[None], condition: Callable[[], bool], what: str = "condition") -> None:
+    """Let the app run until ``condition`` holds (polls are at most 0.05 s apart in these tests)."""
     for _ in range(2000):
         if condition():
             return
         await pilot.pause()
-    raise AssertionError("condition never met")
+    raise AssertionError(f"{what}: never met")
 
 
-async def cancel_workers_done(app: App[None]) -> None:
+async def cancel_workers_done(app: JobsApp) -> None:
     for worker in list(app.workers):
         if worker.group == "cancel":
             await worker.wait()
 
 
-# --------------------------------------------------------------------------- scripted answers
+@pytest.fixture
+def rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Rig:
+    monkeypatch.chdir(tmp_path)
+    return Rig(tmp_path)
 
 
-async def test_unknown_status_is_shown_verbatim(tmp_path: Path) -> None:
-    reached, release, final = held(httpx.Response(200, json=job_json("job_m", "success")))
-    app = JobsApp(scripted([httpx.Response(200, json=job_json("job_m", "mystery-state")), final]), tmp_path)
+async def test_row_appears_then_polls_to_success_and_saves(rig: Rig) -> None:
+    app = rig.app()
     async with app.run_test(size=(100, 30)) as pilot:
-        entry = app.panel.add_submitting(RECORD, "7", "Model")
-        app.panel.submitted(entry, Submission(job("job_m"), cost=12))
-        await reached.wait()  # the mystery answer has been applied: the next poll is under way
-        await pilot.pause()
-        assert entry.state == "unknown: mystery-state" and entry.running
-        assert "? unknown: mystery-state  job_m" in row_text(app, entry)
-        assert "12 CU" in row_text(app, entry)
-        release.set()
-        await settle(app, pilot)
-        assert entry.state == "success" and not entry.running
-
-
-async def test_server_markup_in_errors_is_plain_text(tmp_path: Path) -> None:
-    failure = job_json("job_f", "failure", error="[red]markup[/red] [/oops]", hint="try [b]less[/b]")
-    app = JobsApp(scripted([httpx.Response(200, json=failure)]), tmp_path)
-    async with app.run_test(size=(100, 30)) as pilot:
-        entry = app.panel.add_submitting(RECORD, None, "[i]Model[/i]")
-        app.panel.submitted(entry, Submission(job("job_f"), cost=None))
-        await settle(app, pilot)
-        assert entry.state == "failed"
-        text = details(app)
-        assert "error: [red]markup[/red] [/oops]" in text
-        assert "hint: try [b]less[/b]" in text
-        assert "model: [i]Model[/i]" in text
-        assert "prompt: a [b]knight[/b]" in text
-        assert "negativePrompt" not in text
-        assert app.finished() == [entry]
-        assert [e["status"] for e in app.ledger.entries()] == ["failure"]
-
-
-async def test_non_transient_error_ends_tracking_without_crashing(tmp_path: Path) -> None:
-    app = JobsApp(scripted([httpx.Response(404, json={"reason": "no job [/x]"})]), tmp_path)
-    async with app.run_test(size=(100, 30)) as pilot:
-        entry = app.panel.add_submitting(RECORD, "1", "Model")
-        app.panel.submitted(entry, Submission(job("job_gone"), cost=3))
-        await settle(app, pilot)
-        assert entry.state == "tracking stopped" and not entry.running
-        assert entry.error is not None and entry.error.startswith("HTTP 404: no job [/x]")
-        assert "HTTP 404: no job [/x]" in details(app)
-        assert app.finished() == [entry]
-        assert app.panel.running_count == 0
-        assert list(app.ledger.entries()) == []  # the job did not end; it is only no longer followed
-
-
-async def test_a_crash_while_following_ends_that_job_only(tmp_path: Path) -> None:
-    async def broken(request: httpx.Request) -> httpx.Response:
-        raise RuntimeError("bug [/in] the transport")
-
-    app = JobsApp(httpx.MockTransport(broken), tmp_path)
-    async with app.run_test(size=(100, 30)) as pilot:
-        entry = app.panel.add_submitting(RECORD, "1", "Model")
-        app.panel.submitted(entry, Submission(job("job_x"), cost=1))
-        await until(pilot, lambda: not entry.running)
-        assert app.is_running
-        assert entry.state == "tracking stopped"
-        assert entry.error == "following this job failed: RuntimeError('bug [/in] the transport')"
-        assert app.finished() == [entry]
-
-
-async def test_submit_failed_shows_the_message(tmp_path: Path) -> None:
-    app = JobsApp(scripted([httpx.Response(500)]), tmp_path)
-    async with app.run_test(size=(100, 30)) as pilot:
-        entry = app.panel.add_submitting(RECORD, "1", "Model")
-        assert app.panel.running_count == 1
-        app.panel.submit_failed(entry, "not submitted: HTTP 400: width [must] be a multiple of 8")
-        await pilot.pause()
-        assert "not submitted" in row_text(app, entry)
-        assert "error: not submitted: HTTP 400: width [must] be a multiple of 8" in details(app)
-        assert app.panel.running_count == 0
-        assert app.finished() == []
-
-
-async def test_selection_keys_and_messages(tmp_path: Path) -> None:
-    app = JobsApp(scripted([httpx.Response(500)]), tmp_path)
-    async with app.run_test(size=(100, 30)) as pilot:
-        panel = app.panel
-        first = panel.add_submitting({"prompt": "one"}, "1", "Model")
-        second = panel.add_submitting({"prompt": "two"}, "2", "Model")
-        await pilot.pause()
-        assert panel.entries == [second, first]  # newest first
-        assert panel.selected is second and panel.running_count == 2
-        await pilot.press("down")
-        assert panel.selected is first
-        await pilot.press("down")  # stays on the last row
-        await pilot.press("up")
-        await pilot.press("enter")
-        await pilot.pause()
-        assert app.selected() == [first, second, first, second, second]
-        assert app.query_one(f"#job-row-{second.key}").has_class("-selected")
-        assert "prompt: two" in details(app)
-
-
-async def test_elapsed_time_follows_the_app_clock(tmp_path: Path) -> None:
-    app = JobsApp(scripted([httpx.Response(500)]), tmp_path)
-    async with app.run_test(size=(100, 30)) as pilot:
-        entry = app.panel.add_submitting(RECORD, "1", "Model")
-        await pilot.pause()
-        assert "0:00" in row_text(app, entry)
-        app.clock.now += 75
-        app.panel._tick()
-        await pilot.pause()
-        assert "1:15" in row_text(app, entry)
-        app.panel.submit_failed(entry, "not submitted: nope")
-        app.clock.now += 60
-        app.panel._tick()
-        assert "1:15" in row_text(app, entry)  # a finished row's time stops
-
-
-async def test_cancel_on_an_ended_job_says_so(tmp_path: Path) -> None:
-    app = JobsApp(scripted([httpx.Response(200, json=job_json("job_c", "canceled"))]), tmp_path)
-    async with app.run_test(size=(100, 30)) as pilot:
-        entry = app.panel.add_submitting(RECORD, "1", "Model")
-        app.panel.submitted(entry, Submission(job("job_c"), cost=1))
-        await settle(app, pilot)
-        assert entry.state == "canceled"
-        await pilot.press("c")
-        await settle(app, pilot)
-        assert entry.note == "this job has already ended (canceled)"
-        assert "note: this job has already ended (canceled)" in details(app)
-
-
-# --------------------------------------------------------------------------- the sandbox
-
-JOB_SECONDS = 10.0
-
-
-class SandboxApp(JobsApp):
-    """The panel talking to the simulator, whose jobs advance only when the test moves the clock."""
-
-    def __init__(self, tmp_path: Path, **knobs: Any) -> None:
-        clock = Clock()
-        self.sandbox = Sandbox(SandboxConfig(job_seconds=JOB_SECONDS, **knobs), clock=clock)
-        super().__init__(SandboxTransport(self.sandbox), tmp_path, clock)
-        # The clock is frozen while a test looks at a running job: poll gently meanwhile.
-        self.settings = Settings(output_dir=tmp_path / "out", poll_interval=0.05, poll_max_interval=0.1)
-        self.inputs = tmp_path / "inputs"
-        self.inputs.mkdir()
-
-    async def submit(self, prompt: str = "a knight", seed: str = "7") -> JobEntry:
-        """What the main screen does: the row first, then the POST, then hand the job to the panel."""
-        params = InpaintParams(
-            modelId="model_sandbox-sd15-classic", prompt=prompt, numSamples=2, seed=seed,
-            image=encode_data_url(make_image(self.inputs / "in.png", (64, 64)).read_bytes(), "image/png"),
-            mask=encode_data_url(make_mask(self.inputs / "mask.png", (64, 64)).read_bytes(), "image/png"),
-            ipAdapterImages=[encode_data_url(make_image(self.inputs / "ref.png", (32, 32)).read_bytes(), "image/png")],
-        )
-        entry = self.panel.add_submitting(params.record(), params.seed, "SD 1.5 Classic")
-        assert entry.state == "submitting…" and entry.job_id is None
-        self.panel.submitted(entry, await self.client.generate(params))
-        return entry
-
-    def advance(self, seconds: float = JOB_SECONDS) -> None:
-        self.clock.now += seconds
-
-
-async def test_row_appears_at_once_then_polls_to_success_and_saves(tmp_path: Path) -> None:
-    app = SandboxApp(tmp_path)
-    async with app.run_test(size=(100, 30)) as pilot:
-        entry = await app.submit(seed="7")
-        assert entry.state == "queued"
-        app.advance(JOB_SECONDS / 2)
-        assert entry.job_id is not None and entry.cost is not None
-        assert app.panel.running_count == 1
+        entry = await submit(app, pilot, rig, seed="7")
+        assert entry.state == "queued" and entry.cost is not None
+        rig.advance(JOB_SECONDS / 2)
         await until(pilot, lambda: entry.state == "in progress")
-        assert 0 < entry.progress < 1
-        assert f"{entry.cost:g} CU" in row_text(app, entry)
-        app.advance()
-        await settle(app, pilot)
-
+        assert 0 < entry.progress < 1 and app.panel.running_count == 1
+        assert f"{entry.cost:g} CU" in row_text(app, entry) and "a knight" in row_text(app, entry)
+        rig.advance()
+        await until(pilot, lambda: not entry.running, "the results saved")
         job_id = entry.job_id
-        out = tmp_path / "out"
+        out = (rig.tmp / "out").absolute()
         assert entry.state == "success" and entry.progress == 1.0
         assert [p.name for p in entry.results] == [f"{job_id}_01_seed-7.png", f"{job_id}_02_seed-8.png"]
         assert all(p.parent == out and p.stat().st_size > 0 for p in entry.results)
         assert (out / f"{job_id}.json").exists()
-        assert all(str(p) in details(app) for p in entry.results)
-        assert "✓ success" in row_text(app, entry) and "0:15" in row_text(app, entry)
-        assert app.panel.running_count == 0
-        assert app.finished() == [entry]
-        assert list(app.ledger.entries())[-1] == {
-            **list(app.ledger.entries())[-1], "event": "finished", "jobId": job_id, "status": "success",
-            "results": [str(p) for p in entry.results]}
+        assert f"out/{job_id}_01_seed-7.png" in details(app)  # shown relative to the working folder
+        assert "✓ success" in row_text(app, entry) and "0:30" in row_text(app, entry)
+        await until(pilot, lambda: app.finished() == [entry], "the Finished message")
 
 
-async def test_a_dozen_concurrent_jobs_all_finish_and_keys_still_work(tmp_path: Path) -> None:
-    app = SandboxApp(tmp_path)
+async def test_a_dozen_concurrent_jobs_all_finish_and_keys_still_work(rig: Rig) -> None:
+    app = rig.app()
     async with app.run_test(size=(100, 30)) as pilot:
-        entries = [await app.submit(seed=str(seed)) for seed in range(12)]
+        entries = [await submit(app, pilot, rig, seed=str(seed * 10)) for seed in range(12)]
         assert app.panel.running_count == 12
         assert app.panel.entries == entries[::-1]
         await pilot.press("down", "down")
         assert app.panel.selected is entries[-3]
-        app.advance()
-        await settle(app, pilot)
+        rig.advance()
+        await until(pilot, lambda: app.panel.running_count == 0, "every job saved")
         assert [e.state for e in entries] == ["success"] * 12
         assert len({p for e in entries for p in e.results}) == 24
-        assert sorted(app.finished(), key=entries.index) == entries
-        assert app.panel.running_count == 0
 
 
 @pytest.mark.parametrize(("prompt", "knobs"), [("a [fail] knight", {}), ("a knight", {"fail_rate": 1.0})])
-async def test_failing_job_shows_error_and_hint(tmp_path: Path, prompt: str, knobs: dict[str, Any]) -> None:
-    app = SandboxApp(tmp_path, **knobs)
+async def test_failing_job_shows_error_and_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prompt: str,
+                                                knobs: dict[str, Any]) -> None:
+    monkeypatch.chdir(tmp_path)
+    rig = Rig(tmp_path, **knobs)
+    app = rig.app()
     async with app.run_test(size=(100, 30)) as pilot:
-        entry = await app.submit(prompt=prompt)
-        app.advance()
-        await settle(app, pilot)
+        entry = await submit(app, pilot, rig, prompt=prompt)
+        rig.advance()
+        await until(pilot, lambda: not entry.running)
         assert entry.state == "failed" and entry.results == []
         assert entry.error and entry.hint
         assert f"error: {entry.error}" in details(app) and f"hint: {entry.hint}" in details(app)
         assert "✗ failed" in row_text(app, entry)
-        assert app.finished() == [entry]
-        assert list(app.ledger.entries())[-1]["status"] == "failure"
-        assert not (tmp_path / "out" / f"{entry.job_id}_01_seed-7.png").exists()
+        await until(pilot, lambda: app.finished() == [entry])
+        assert app.engine.store.get(entry.key).state is RunState.FAILURE  # type: ignore[union-attr]
 
 
-async def test_cancel_accepted_ends_canceled(tmp_path: Path) -> None:
-    app = SandboxApp(tmp_path, cancellable=True)
+async def test_cancel_accepted_ends_canceled(rig: Rig) -> None:
+    app = rig.app()
     async with app.run_test(size=(100, 30)) as pilot:
-        entry = await app.submit()
-        await until(pilot, lambda: entry.raw_status == "pending")
+        entry = await submit(app, pilot, rig)
         await pilot.press("c")
-        await settle(app, pilot)
+        await until(pilot, lambda: not entry.running)
         assert entry.note == "cancel requested"
-        assert entry.state == "canceled" and not entry.running
-        assert "⊘ canceled" in row_text(app, entry)
-        assert app.finished() == [entry]
-        assert list(app.ledger.entries())[-1]["status"] == "canceled"
+        assert entry.state == "canceled" and "⊘ canceled" in row_text(app, entry)
+        assert list((rig.tmp / "out").glob("*.png")) == []
 
 
-async def test_cancel_refused_is_said_honestly_and_the_job_goes_on(tmp_path: Path) -> None:
-    app = SandboxApp(tmp_path, cancellable=False)
+async def test_cancel_refused_is_said_honestly_and_the_job_goes_on(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    rig = Rig(tmp_path, cancellable=False)
+    app = rig.app()
     async with app.run_test(size=(100, 30)) as pilot:
-        entry = await app.submit()
+        entry = await submit(app, pilot, rig)
         await pilot.press("c")
         await cancel_workers_done(app)
         await pilot.pause()
         assert entry.note == "the server refused to cancel: Cannot cancel this type of job; the job keeps running"
-        assert "note: the server refused to cancel" in details(app)
-        assert entry.running
-        app.advance()
-        await settle(app, pilot)
+        assert "note: the server refused to cancel" in details(app) and entry.running
+        rig.advance()
+        await until(pilot, lambda: not entry.running)
         assert entry.state == "success" and len(entry.results) == 2
 
 
-async def test_cancel_while_still_submitting_explains(tmp_path: Path) -> None:
-    app = SandboxApp(tmp_path)
+async def test_cancel_while_still_submitting_explains(rig: Rig) -> None:
+    app = rig.app()
     async with app.run_test(size=(100, 30)) as pilot:
-        entry = app.panel.add_submitting(RECORD, "1", "Model")
+        run = app.engine.store.create_run(mode="live", scope=app.engine.config.scope, params={"prompt": "x"},
+                                          inputs=[], model=None, seed="1", quote=None)
+        app.panel._show(run)
+        entry = await entry_of(app, pilot, run)
         await pilot.pause()
         assert row_text(app, entry).startswith("↑ submitting…  —")
         await pilot.press("c")
@@ -405,33 +239,65 @@ async def test_cancel_while_still_submitting_explains(tmp_path: Path) -> None:
         assert entry.note == "still submitting: there is no job to cancel yet"
 
 
-async def test_transient_errors_show_a_note_and_the_job_still_finishes(tmp_path: Path) -> None:
-    app = SandboxApp(tmp_path)
+async def test_transient_errors_show_a_note_and_the_job_still_finishes(rig: Rig) -> None:
+    app = rig.app()
     async with app.run_test(size=(100, 30)) as pilot:
-        entry = await app.submit()
-        knobs = app.sandbox.config
-        app.sandbox.config = dataclasses.replace(knobs, error_rate=1.0)  # an outage begins
-        await until(pilot, lambda: entry.note is not None)
-        assert entry.note == "HTTP 503: Service temporarily unavailable (simulated by error_rate); still polling"
-        assert f"note: {entry.note}" in details(app)
-        assert entry.running
-        app.sandbox.config = knobs
-        app.advance()
-        await settle(app, pilot)
+        entry = await submit(app, pilot, rig)
+        knobs = rig.sandbox.config
+        rig.sandbox.config = dataclasses.replace(knobs, error_rate=1.0)  # an outage begins
+        await until(pilot, lambda: entry.run.note is not None, "the outage noted")
+        assert entry.run.note == "HTTP 503: Service temporarily unavailable (simulated by error_rate); " \
+                                 "still following"
+        assert f"note: {entry.run.note}" in details(app) and entry.running
+        rig.sandbox.config = knobs
+        rig.advance()
+        await until(pilot, lambda: not entry.running)
         assert entry.state == "success" and len(entry.results) == 2
-        assert entry.note is None  # the next good poll cleared it
+        assert entry.run.note is None  # the next good poll cleared it
 
 
-async def test_results_that_cannot_be_saved_are_reported(tmp_path: Path) -> None:
-    app = SandboxApp(tmp_path)
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("")
-    app.settings = Settings(output_dir=blocker, poll_interval=0.01, poll_max_interval=0.02)
+async def test_server_text_is_shown_as_plain_text(rig: Rig) -> None:
+    app = rig.app()
     async with app.run_test(size=(100, 30)) as pilot:
-        entry = await app.submit()
-        app.advance()
-        await settle(app, pilot)
-        assert entry.state == "success" and entry.results == []
-        assert entry.error is not None and entry.error.startswith("results not saved: ")
-        assert app.finished() == [entry]
-        assert list(app.ledger.entries())[-1]["results"] == []
+        entry = await submit(app, pilot, rig, prompt="a [b]knight[/b] [fail]")
+        rig.advance()
+        await until(pilot, lambda: not entry.running)
+        assert "a [b]knight[/b] [fail]" in row_text(app, entry)
+        assert "prompt: a [b]knight[/b] [fail]" in details(app)
+
+
+async def test_a_relaunch_shows_earlier_runs_and_follows_the_unfinished_ones(rig: Rig) -> None:
+    first = rig.app()
+    async with first.run_test(size=(100, 30)) as pilot:
+        done = await submit(first, pilot, rig, prompt="finished before", seed="1")
+        rig.advance()
+        await until(pilot, lambda: not done.running)
+        running = await submit(first, pilot, rig, prompt="still running", seed="100")
+        assert running.running
+    posts = len([j for j in rig.sandbox._jobs])
+    second = rig.app()  # an SSH drop, a kill: the same store, the same API
+    async with second.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: len(second.panel.entries) == 2, "both runs listed")
+        assert [e.run.prompt for e in second.panel.entries] == ["still running", "finished before"]
+        assert second.panel.selected is second.panel.entries[0]
+        taken_up = second.panel.entries[0]
+        assert taken_up.running
+        rig.advance()
+        await until(pilot, lambda: not taken_up.running, "the unfinished run followed to its end")
+        assert taken_up.state == "success" and len(taken_up.results) == 2
+        assert second.panel.entries[1].state == "success"
+    assert len(rig.sandbox._jobs) == posts  # nothing was submitted again
+
+
+async def test_a_sandbox_relaunch_says_earlier_sandbox_jobs_are_gone(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    rig = Rig(tmp_path, live=False)
+    first = rig.app()
+    async with first.run_test(size=(100, 30)) as pilot:
+        await submit(first, pilot, rig)
+    second = rig.app()
+    async with second.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: bool(second.panel.entries) and not second.panel.entries[0].running)
+        entry = second.panel.entries[0]
+        assert entry.state == "tracking stopped" and "ends with the app" in details(second)

@@ -185,7 +185,7 @@ async def test_full_journey_without_the_mouse(harness: Callable[..., Harness], i
         await pilot.press(*inputs["ref1"], "enter")
         await until(pilot, lambda: blockers(app) == "", "every blocker gone")
         cost = await quoted(app, pilot)
-        assert cost == "Cost: 4 CU"  # 4 samples of a 64×48 input: 1 CU each
+        assert cost == "Cost: 28 CU"  # 4 samples at 680×512 (the 64×48 input, scaled up to SDXL's 512): 7 CU each
 
         await pilot.press("ctrl+r")
         await until(pilot, lambda: len(panel(app).entries) == 1, "a row for the job", tries=50)
@@ -193,7 +193,7 @@ async def test_full_journey_without_the_mouse(harness: Callable[..., Harness], i
         await until(pilot, lambda: entry.job_id is not None, "the job id", tries=50)
         assert entry.running and entry.state == "queued"  # shown before the job could end (clock not moved)
         assert f"◌ queued  {entry.short_id}" in row_text(app, entry)
-        assert "4 CU" in row_text(app, entry)
+        assert "28 CU" in row_text(app, entry)
         assert [j.id for j in h.sandbox_jobs()] == [entry.job_id]
 
         h.sandbox_clock.advance(10)
@@ -208,12 +208,13 @@ async def test_full_journey_without_the_mouse(harness: Callable[..., Harness], i
         metadata = json.loads((h.out / f"{entry.job_id}.json").read_text())
         assert metadata["parameters"]["prompt"] == "a red lighthouse, oil painting"
 
-        events = list(app.ledger.entries())
-        assert [e["event"] for e in events] == ["intent", "submitted", "finished"]
-        assert events[0]["parameters"]["prompt"] == "a red lighthouse, oil painting"
-        assert events[0]["parameters"]["model"] == {"id": SDXL, "name": "SDXL Painter (sandbox)", "type": "sd-xl"}
-        assert events[1]["jobId"] == entry.job_id and events[1]["cost"] == 4
-        assert events[2]["status"] == "success" and len(events[2]["results"]) == 4
+        [run] = app.engine.store.runs()
+        states = [state for _, state, _, _ in app.engine.store.history(run.id)]
+        assert states[:2] == ["intent", "running"] and states[-1] == "success"
+        assert run.params["prompt"] == "a red lighthouse, oil painting"
+        assert run.model == {"id": SDXL, "name": "SDXL Painter (sandbox)", "type": "sd-xl"}
+        assert run.job_id == entry.job_id and run.cost == 28
+        assert sorted(run.files) == results  # absolute: found from any folder
         sent = h.sandbox._jobs[entry.job_id].input
         assert sent["prompt"] == "a red lighthouse, oil painting" and len(sent["ipAdapterImageIds"]) == 1
 
@@ -237,7 +238,7 @@ async def test_nothing_is_flagged_under_untouched_fields_but_the_summary_lists_a
 
         await pilot.press("ctrl+r")  # refused: every field now shows its problem, the first one gets the focus
         await settle(app, pilot)
-        assert panel(app).entries == [] and app.ledger.path.exists() is False
+        assert panel(app).entries == [] and app.engine.store.runs() == []
         assert note(app, "image") == "✗ an input image is required (a file or an asset id)"
         assert note(app, "mask") == "✗ a mask is required (a file, or a mask asset id)"
         assert note(app, "prompt") == "✗ is required"
@@ -284,13 +285,13 @@ async def test_integer_fields_refuse_fractions_and_letters_as_typed(harness: Cal
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(app, pilot)
         field = await retype(app, pilot, "#param-numSamples", "2.5")
-        assert field.value == "25"  # the "." can't be typed: 25 samples (1 CU each) are asked for
+        assert field.value == "25"  # the "." can't be typed: 25 samples (7 CU each) are asked for
         await settle(app, pilot)
         assert note(app, "numSamples") == ""
-        assert await quoted(app, pilot, "25") == "Cost: 25 CU"
+        assert await quoted(app, pilot, "175") == "Cost: 175 CU"
         field = await retype(app, pilot, "#param-numSamples", "abc")
         assert field.value == ""  # empty: the documented default (4) is used
-        await quoted(app, pilot, "4")
+        await quoted(app, pilot, "28")
         steps = await retype(app, pilot, "#param-width", "5x1y2")
         assert steps.value == "512"
 
@@ -318,7 +319,7 @@ async def test_seed_fixed_mode_takes_whole_numbers_only(harness: Callable[..., H
         await wait_note(app, pilot, "seed", "")
         await quoted(app, pilot)
         entry = await submit(app, pilot)
-        assert h.sandbox._jobs[entry.job_id].input["seed"] == "42" and entry.record["seed"] == "42"
+        assert h.sandbox._jobs[entry.job_id].input["seed"] == "42" and entry.run.params["seed"] == "42"
 
 
 async def test_seed_increment_mode_moves_on_after_each_submit(harness: Callable[..., Harness],
@@ -332,7 +333,8 @@ async def test_seed_increment_mode_moves_on_after_each_submit(harness: Callable[
         await quoted(app, pilot)
         entry = await submit(app, pilot)
         assert h.sandbox._jobs[entry.job_id].input["seed"] == "7"
-        await until(pilot, lambda: widget(app, "#param-seed").value == "8", "the next seed")  # type: ignore[attr-defined]
+        # its 4 samples used seeds 7 to 10: the next run starts at 11, so no image is made twice
+        await until(pilot, lambda: widget(app, "#param-seed").value == "11", "the next seed")  # type: ignore[attr-defined]
 
 
 async def test_prompt_is_required_once_touched(harness: Callable[..., Harness], inputs: dict[str, str]) -> None:
@@ -404,7 +406,7 @@ async def test_select_and_switch_values_are_sent(harness: Callable[..., Harness]
         entry = await submit(app, pilot)
         sent = h.sandbox._jobs[entry.job_id].input
         assert sent["scheduler"] == "DDPMScheduler" and sent["disableMerging"] is True
-        assert entry.record["scheduler"] == "DDPMScheduler" and entry.record["disableMerging"] is True
+        assert entry.run.params["scheduler"] == "DDPMScheduler" and entry.run.params["disableMerging"] is True
         assert "hideResults" not in sent  # switches left off are not sent
 
 
@@ -538,12 +540,12 @@ async def test_a_changed_form_is_quoted_again(harness: Callable[..., Harness], i
     quotes: list[str] = []
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(app, pilot)
-        assert await quoted(app, pilot) == "Cost: 4 CU"
+        assert await quoted(app, pilot) == "Cost: 28 CU"
         await retype(app, pilot, "#param-numSamples", "8")
-        await until(pilot, lambda: "quoting…" in costbar(app) or "Cost: 8 CU" in costbar(app), "stale cost hidden")
-        assert "Cost: 4 CU" not in costbar(app)
-        quotes.append(await quoted(app, pilot, "8"))
-        assert quotes == ["Cost: 8 CU"]
+        await until(pilot, lambda: "quoting…" in costbar(app) or "Cost: 56 CU" in costbar(app), "stale cost hidden")
+        assert "Cost: 28 CU" not in costbar(app)
+        quotes.append(await quoted(app, pilot, "56"))
+        assert quotes == ["Cost: 56 CU"]
         assert h.sandbox_jobs() == []  # quotes are dry runs
 
 
@@ -554,13 +556,13 @@ async def test_the_cost_comes_back_when_the_form_is_fixed(harness: Callable[...,
     app = harness(ui_state=filled(inputs)).app
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(app, pilot)
-        await quoted(app, pilot, "4")
+        await quoted(app, pilot, "28")
         await focus(app, pilot, "#param-strength")
         await pilot.press("2")
         await until(pilot, lambda: FIX_FIRST in costbar(app), "the form invalid")
         await pilot.press("backspace")  # back to the quoted form
         await until(pilot, lambda: blockers(app) == "", "the form valid again")
-        await until(pilot, lambda: "Cost: 4 CU" in costbar(app), "the cost shown again", seconds=5)
+        await until(pilot, lambda: "Cost: 28 CU" in costbar(app), "the cost shown again", seconds=5)
         assert FIX_FIRST not in costbar(app)
 
 
@@ -596,7 +598,7 @@ async def test_a_failed_quote_says_so_and_submitting_still_works(harness: Callab
         entry = panel(app).entries[0]
         await finished(pilot, entry)
         assert entry.state == "success" and len(entry.results) == 4
-        assert entry.cost == 4  # the price comes with the submission
+        assert entry.cost == 28  # the price comes with the submission
 
 
 # --------------------------------------------------------------------------- 4. confirmation
@@ -608,14 +610,14 @@ async def test_jobs_above_the_threshold_are_confirmed(harness: Callable[..., Har
     app = h.app
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(app, pilot)
-        await quoted(app, pilot, "4")
+        await quoted(app, pilot, "28")
         await pilot.press("ctrl+r")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
-        assert "quoted at 4 creative units (above your 0 CU threshold). Submit it?" in app.screen.question
+        assert "quoted at 28 creative units (above your 0 CU threshold). Submit it?" in app.screen.question
         await pilot.press("n")
         await settle(app, pilot)
         assert isinstance(app.screen, MainScreen)
-        assert panel(app).entries == [] and h.sandbox_jobs() == [] and list(app.ledger.entries()) == []
+        assert panel(app).entries == [] and h.sandbox_jobs() == [] and app.engine.store.runs() == []
         await submitting_released(app, pilot)
         await pilot.press("ctrl+r")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation again")
@@ -640,7 +642,8 @@ async def test_submitting_twice_quickly_makes_one_job(harness: Callable[..., Har
         await settle(app, pilot)
         assert len(panel(app).entries) == 1 and len(h.sandbox_jobs()) == 1
         assert "Already submitting…" in toasts(app)
-        assert [e["event"] for e in app.ledger.entries()] == ["intent", "submitted"]
+        [run] = app.engine.store.runs()
+        assert [state for _, state, _, _ in app.engine.store.history(run.id)][:2] == ["intent", "running"]
 
 
 # --------------------------------------------------------------------------- 6. several jobs, failure, cancel
@@ -679,7 +682,7 @@ async def test_a_failing_job_shows_the_servers_error(harness: Callable[..., Harn
         text = details(app)
         assert "error: The generation failed because the prompt asks for it with [fail] (sandbox)." in text
         assert "hint: Remove [fail] from the prompt and submit again." in text
-        assert [e["status"] for e in app.ledger.entries() if e["event"] == "finished"] == ["failure"]
+        assert [run.state.value for run in app.engine.store.runs()] == ["failure"]
         assert any(t.startswith(f"Job {entry.job_id} failure: The generation failed") for t in toasts(app))
 
 
@@ -696,7 +699,7 @@ async def test_cancel_a_slow_job_from_the_job_panel(harness: Callable[..., Harne
         await finished(pilot, entry)
         assert entry.state == "canceled" and "⊘ canceled" in row_text(app, entry)
         assert "note: cancel requested" in details(app)
-        assert [e["status"] for e in app.ledger.entries() if e["event"] == "finished"] == ["canceled"]
+        assert [run.state.value for run in app.engine.store.runs()] == ["canceled"]
         assert list(h.out.glob("*.png")) == []
 
 

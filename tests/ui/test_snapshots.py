@@ -84,7 +84,7 @@ def jobs(pilot: Pilot[Any]) -> JobPanel:
 
 
 async def quoted(pilot: Pilot[Any]) -> None:
-    await until(pilot, lambda: "Cost: 4 CU" in costbar(pilot.app), "the quote")
+    await until(pilot, lambda: "Cost: 28 CU" in costbar(pilot.app), "the quote")
 
 
 async def submitted(pilot: Pilot[Any]) -> None:

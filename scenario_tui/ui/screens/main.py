@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,13 +17,16 @@ from textual.widgets import Input, Static, Switch
 
 from scenario_tui.core import imaging
 from scenario_tui.core import params as P
-from scenario_tui.core.api import ApiError, GoneError, ModelInfo, NetworkError, NotFoundError, Quote, ServerError
+from scenario_tui.core.api import ApiError, ModelInfo, Quote
+from scenario_tui.core.engine import Draft, ModelProblem, Request, RequestProblem
+from scenario_tui.core.store import RunState
 from scenario_tui.ui.screens.confirm import ConfirmScreen
 from scenario_tui.ui.widgets.chrome import KeyFooter, TextBar
 from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.form import ParamForm, help_line, row_of
 from scenario_tui.ui.widgets.jobs import JobPanel
 from scenario_tui.ui.widgets.preview import Preview, PreviewItem
+from scenario_tui.ui.services import app_of
 from scenario_tui.ui.widgets.references import ReferenceList
 
 VALIDATE_DELAY = 0.15
@@ -57,7 +58,7 @@ class MainScreen(Screen[None]):
         self.quote: tuple[str, Quote] | None = None  # (fingerprint, quote) of the last successful quote
         self.quote_status = "fill in the form to see the cost"
         self.submitting = False
-        self._encoded: tuple[tuple[int, ...], imaging.EncodedInputs] | None = None
+        self._said: set[str] = set()  # notes on re-encoded inputs already shown
         self._summary = ""
         self._debounce_timers: dict[str, Timer] = {}
 
@@ -212,24 +213,19 @@ class MainScreen(Screen[None]):
     async def _lookup_model(self, model_id: str) -> None:
         info = self.query_one("#model-info", TextBar)
         info.text = "checking model…"
+        model: ModelInfo | None = None
         problem = None
         try:
-            model = await self.app.client.get_model(model_id)
-        except NotFoundError:
-            model, problem = None, "no model with this id (ctrl+l lists the compatible ones)"
-        except GoneError:
-            model, problem = None, "this model was retired by Scenario (HTTP 410): pick another"
+            model = await app_of(self).engine.resolve_model(model_id)
+        except ModelProblem as exc:
+            problem = str(exc) + (" (ctrl+l lists the compatible ones)" if "no model" in str(exc) else "")
         except ApiError as exc:
-            model = None
             info.text = f"couldn't check the model ({exc}); model-specific limits are not checked"
         else:
-            if not model.usable:
-                problem = f"{model.name} ({model.type}) can't do inpaint + IP-Adapter"
-            else:
-                info.text = f"{model.name} · {model.type or 'unknown type'}"
+            info.text = f"{model.name} · {model.type or 'unknown type'}"
         if self.form.text("modelId") != model_id:
             return  # the user typed on meanwhile
-        self.model = model if problem is None else None
+        self.model = model
         self.model_problem = P.Problem("modelId", problem) if problem else None
         if problem:
             info.text = ""
@@ -240,11 +236,11 @@ class MainScreen(Screen[None]):
     async def _pick_first_model(self) -> None:
         """In the sandbox, start with a usable model so the first run needs no setup."""
         try:
-            models = await self.app.client.list_models()
-        except ApiError:
+            model = await app_of(self).engine.first_model()
+        except (ApiError, ModelProblem):
             return
-        if models and not self.form.text("modelId"):
-            self._set_model(models[0])
+        if not self.form.text("modelId"):
+            self._set_model(model)
 
     def _set_model(self, model: ModelInfo) -> None:
         self.query_one("#param-modelId", Input).value = model.id  # the lookup that follows fills in its facts
@@ -262,41 +258,30 @@ class MainScreen(Screen[None]):
         self.app.push_screen(ModelPicker(), chosen)
 
     # --- requests ------------------------------------------------------------------------------------
-    async def _encode(self) -> imaging.EncodedInputs:
-        """Data URLs of the chosen files, encoded in a thread and cached while the same files stay loaded.
-
-        What encoding had to do to fit the request cap (re-encoding, downscaling) is said once.
-        """
+    def _draft(self, values: dict[str, Any]) -> Draft:
+        """The form as the engine takes it: values without the file placeholders, and the loaded files."""
         form = self.form
-        image, mask = form.file("image").loaded, form.file("mask").loaded
-        refs = [f.loaded for f, _ in form.references.rows() if f.loaded is not None]
+        values = {k: v for k, v in values.items() if k not in ("mask", "ipAdapterImages", "ipAdapterImage")}
+        image_field = form.file("image")
+        image = image_field.loaded if isinstance(image_field.loaded, imaging.LoadedImage) else None
+        if image is not None:
+            values.pop("image", None)
+        mask = form.file("mask").loaded
+        refs = [f.loaded for f, _ in form.references.rows() if isinstance(f.loaded, imaging.LoadedImage)]
         single = form.single_reference.loaded if form.single_reference is not None else None
-        all_refs = [*refs, *([single] if single is not None else [])]
-        key = tuple(id(x) for x in (image, mask, *all_refs))
-        if self._encoded is None or self._encoded[0] != key:
-            assert isinstance(mask, imaging.LoadedMask)
-            encoded = await asyncio.to_thread(imaging.encode_inputs, image, mask, all_refs)  # type: ignore[arg-type]
-            self._encoded = (key, encoded)
-            for note in encoded.notes:
-                self.notify(note, title="Inputs adjusted to fit the request", markup=False, timeout=10)
-        return self._encoded[1]
+        if isinstance(single, imaging.LoadedImage):
+            refs.append(single)
+        return Draft(values, image=image, mask=mask if isinstance(mask, imaging.LoadedMask) else None,
+                     references=tuple(refs))
 
-    async def _request(self, values: dict[str, Any]) -> P.InpaintParams:
-        """The validated request with real data URLs in place of the placeholders."""
-        encoded = await self._encode()
-        values = dict(values)
-        form = self.form
-        if form.file("image").asset_id is None:
-            values["image"] = encoded.image
-        values["mask"] = encoded.mask
-        refs = list(encoded.references)
-        if form.single_reference is not None and form.single_reference.loaded is not None:
-            values["ipAdapterImage"] = refs.pop()
-        values["ipAdapterImages"] = refs or None
-        checked = P.check(values, self.model)
-        if checked.params is None:
-            raise ValueError("; ".join(map(str, checked.errors)))
-        return checked.params
+    async def _request(self, values: dict[str, Any]) -> Request:
+        """The engine's request for the form; what encoding had to do to fit (re-encoding, downscaling) is said once."""
+        request = await app_of(self).engine.prepare(self._draft(values), self.model)
+        for note in request.notes:
+            if note not in self._said:
+                self._said.add(note)
+                self.notify(note, title="Inputs adjusted to fit the request", markup=False, timeout=10)
+        return request
 
     @work(exclusive=True, group="quote", exit_on_error=False)
     async def action_quote(self) -> None:
@@ -307,8 +292,7 @@ class MainScreen(Screen[None]):
         self.quote_status = "quoting…"
         self._update_costbar(False)
         try:
-            params = await self._request(values)
-            quote = await self.app.client.quote(params)
+            quote = await app_of(self).engine.quote(await self._request(values))
         except (ApiError, ValueError, imaging.ImageProblem) as exc:
             self.quote_status = f"quote failed: {exc} (you can still submit)"
         else:
@@ -340,12 +324,6 @@ class MainScreen(Screen[None]):
             focusable[0].focus()
         self.form.scroll_to_widget(row)
 
-    def _next_seed(self) -> str | None:
-        mode = self.form.seed_mode
-        if mode == "random":
-            return str(secrets.randbelow(2**32))
-        return self.form.text("seed")
-
     @work(exclusive=True, group="submit", exit_on_error=False)
     async def _submit(self, values: dict[str, Any]) -> None:
         try:
@@ -357,20 +335,19 @@ class MainScreen(Screen[None]):
         self.submitting = False
 
     async def _submit_now(self, values: dict[str, Any]) -> None:
-        app = self.app
-        seed = self._next_seed()
-        values = {**values, "seed": seed}
+        app = app_of(self)
+        engine = app.engine
         try:
-            params = await self._request(values)
-        except (ValueError, imaging.ImageProblem) as exc:
+            request = await self._request(values)
+        except (ValueError, imaging.ImageProblem) as exc:  # RequestProblem is a ValueError
             self.notify(f"Not submitted: {exc}", severity="error", markup=False)
             return
-        fingerprint = self._fingerprint({**values, "seed": None if self.form.seed_mode == "random" else seed})
+        fingerprint = self._fingerprint(values)
         quote = self.quote[1] if self.quote and self.quote[0] == fingerprint else None
         question = None
         if quote is None:
             try:
-                quote = await app.client.quote(params)
+                quote = await engine.quote(request)
             except ApiError as exc:
                 question = f"The cost couldn't be quoted ({exc}). Submit without knowing it?"
         if quote is not None and quote.cost > app.settings.confirm_above:
@@ -378,24 +355,20 @@ class MainScreen(Screen[None]):
                        "CU threshold). Submit it?"
         if question and not await app.push_screen_wait(ConfirmScreen(question, yes="Submit", no="Cancel")):
             return
-        model_name = self.model.name if self.model else params.modelId
-        record = {**params.record(), "model": {"id": params.modelId, "name": model_name,
-                                               "type": self.model.type if self.model else None}}
-        entry = self.jobs.add_submitting(record, params.seed, model_name)
-        local = app.ledger.intent(mode="sandbox" if app.sandbox else "live", record=record)
         try:
-            submission = await app.client.generate(params)
-        except ApiError as exc:
-            unsure = isinstance(exc, (NetworkError, ServerError))
-            if unsure:
-                app.ledger.unsure(local, str(exc))
-            hint = " The request may still have created a job: check app.scenario.com before retrying." if unsure else ""
-            self.jobs.submit_failed(entry, f"not submitted: {exc}.{hint}")
+            run = await engine.submit(request, quote)
+        except (ApiError, OSError) as exc:  # uploads, or an output folder that can't be written to
+            self.notify(f"Not submitted: {exc}", severity="error", markup=False)
             return
-        app.ledger.submitted(local, submission.job.id, submission.cost)
-        self.jobs.submitted(entry, submission)
-        if self.form.seed_mode == "increment" and seed is not None:
-            self.query_one("#param-seed", Input).value = str(int(seed) + 1)
+        self.jobs.follow(run)  # a refused run ends at once: the panel says so
+        if run.state is RunState.UNSURE:
+            self.notify(f"{run.error}. Check app.scenario.com before submitting again.", severity="error",
+                        markup=False, timeout=30)
+            return
+        seed = request.params.seed
+        if self.form.seed_mode == "increment" and seed is not None and seed.isdigit():
+            # every sample of the job used a seed of its own: the next run starts after them
+            self.query_one("#param-seed", Input).value = str(int(seed) + (request.params.numSamples or 1))
         self.save_state()
 
     # --- files, size and preview -----------------------------------------------------------------------
@@ -435,6 +408,8 @@ class MainScreen(Screen[None]):
         entry = event.entry
         if entry.results:
             self.notify(f"Job {entry.job_id}: {len(entry.results)} result(s) saved", markup=False)
+        elif entry.job_id is None:
+            self.notify(f"Not submitted: {entry.error}", severity="error", markup=False)
         elif entry.error:
             self.notify(f"Job {entry.job_id} {entry.raw_status}: {entry.error}", severity="error", markup=False)
 

@@ -1,16 +1,15 @@
-"""The jobs panel: one row per generation job, polled to its end, with details for the selected one."""
+"""The jobs panel: one row per run from the engine's store, followed to its end, with details for the selected one."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -20,17 +19,22 @@ from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
-from scenario_tui.core.api import ApiError, Job, JobState, Submission
-from scenario_tui.core.jobs import PollSchedule, follow, save_results
+from scenario_tui.core.api import ApiError
+from scenario_tui.core.engine import Event, FileSaved, NeedsDecision, Notice, RunChanged
+from scenario_tui.core.store import Run, RunState
+from scenario_tui.ui.services import app_of
 
+HISTORY_ROWS = 50  # earlier runs shown at start
 SUBMITTING = "submitting…"
 QUEUED = "queued"
 IN_PROGRESS = "in progress"
 FINALIZING = "finalizing"
+SAVING = "saving results"
 SUCCESS = "success"
 FAILED = "failed"
 CANCELED = "canceled"
 NOT_SUBMITTED = "not submitted"
+UNSURE = "answer lost"
 LOST = "tracking stopped"
 UNKNOWN_PREFIX = "unknown: "
 
@@ -41,16 +45,20 @@ _RUNNING_LABELS = {
     "inprogress": IN_PROGRESS,
     "finalizing": FINALIZING,
 }
-_TERMINAL_LABELS = {JobState.SUCCESS: SUCCESS, JobState.FAILURE: FAILED, JobState.CANCELED: CANCELED}
+_ENDED_LABELS = {RunState.SUCCESS: SUCCESS, RunState.FAILURE: FAILED, RunState.CANCELED: CANCELED,
+                 RunState.REFUSED: NOT_SUBMITTED, RunState.LOST: LOST, RunState.INTENT: SUBMITTING,
+                 RunState.UNSURE: UNSURE}
 _GLYPHS = {
     SUBMITTING: "↑",
     QUEUED: "◌",
     IN_PROGRESS: "▶",
     FINALIZING: "▶",
+    SAVING: "↓",
     SUCCESS: "✓",
     FAILED: "✗",
     CANCELED: "⊘",
     NOT_SUBMITTED: "✗",
+    UNSURE: "?",
     LOST: "!",
 }
 _SEPARATORS = re.compile(r"[\s_-]+")
@@ -58,12 +66,22 @@ _SHORT_ID = 10
 _MAX_VALUE = 80
 
 
-def state_label(job: Job) -> str:
-    """The word shown for a job's status; unrecognised statuses are shown verbatim."""
-    if job.state in _TERMINAL_LABELS:
-        return _TERMINAL_LABELS[job.state]
-    known = _RUNNING_LABELS.get(_SEPARATORS.sub("", job.raw_status.lower()))
-    return known or f"{UNKNOWN_PREFIX}{job.raw_status}"
+def state_label(run: Run) -> str:
+    """The word shown for a run; unrecognised job statuses are shown verbatim."""
+    if run.state is RunState.SUCCESS and run.missing_results:
+        return SAVING
+    if run.state is not RunState.RUNNING:
+        return _ENDED_LABELS[run.state]
+    known = _RUNNING_LABELS.get(_SEPARATORS.sub("", run.raw_status.lower()))
+    return known or f"{UNKNOWN_PREFIX}{run.raw_status}"
+
+
+def shown_path(path: Path) -> Path:
+    """``path`` relative to the working folder when it lies inside it (shorter), else as stored."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def format_elapsed(seconds: float) -> str:
@@ -80,64 +98,86 @@ def _compact(value: Any) -> str:
 
 @dataclass(eq=False)
 class JobEntry:
-    """What the panel knows about one job, from the moment it is submitted."""
+    """What the panel shows of one run: the store's snapshot, and a note of this session's."""
 
-    key: str
-    record: dict[str, Any]
-    seed: str | None
-    model_name: str
-    started: float
-    job_id: str | None = None
-    state: str = SUBMITTING
-    raw_status: str = ""
-    progress: float = 0.0
-    cost: float | None = None
-    finished: float | None = None
-    results: list[Path] = field(default_factory=list)
-    error: str | None = None
-    hint: str | None = None
+    run: Run
     note: str | None = None
 
     @property
+    def key(self) -> str:
+        return self.run.id
+
+    @property
+    def job_id(self) -> str | None:
+        return self.run.job_id
+
+    @property
+    def state(self) -> str:
+        return state_label(self.run)
+
+    @property
+    def raw_status(self) -> str:
+        return self.run.raw_status
+
+    @property
+    def progress(self) -> float:
+        return 1.0 if self.run.state is RunState.SUCCESS else self.run.progress
+
+    @property
+    def cost(self) -> float | None:
+        return self.run.cost
+
+    @property
+    def results(self) -> list[Path]:
+        return self.run.files
+
+    @property
+    def error(self) -> str | None:
+        return self.run.error
+
+    @property
+    def hint(self) -> str | None:
+        return self.run.hint
+
+    @property
     def running(self) -> bool:
-        return self.finished is None
+        """Still being worked on: submitting, running on the server, or saving its results."""
+        return self.run.unfinished and self.run.state is not RunState.UNSURE
 
     @property
     def short_id(self) -> str:
-        if self.job_id is None:
+        job_id = self.run.job_id
+        if job_id is None:
             return "—"
-        return self.job_id if len(self.job_id) <= _SHORT_ID else self.job_id[:_SHORT_ID] + "…"
+        return job_id if len(job_id) <= _SHORT_ID else job_id[:_SHORT_ID] + "…"
 
     def elapsed(self, now: float) -> float:
-        return (self.finished if self.finished is not None else now) - self.started
-
-    def apply(self, job: Job) -> None:
-        """Take in a polled job's status."""
-        self.raw_status = job.raw_status
-        self.state = state_label(job)
-        self.progress = 1.0 if job.state is JobState.SUCCESS else job.progress
-        self.error, self.hint = job.error, job.hint
+        return (self.run.finished if self.run.finished is not None else now) - self.run.created
 
     def details(self, now: float) -> Text:
         """The detail area's text (no markup: every value may come from the server or a file)."""
+        run = self.run
         text = Text()
-        head = f"{self.job_id or '(no job id)'} · {self.state} · {self.progress:.0%}"
+        head = f"{run.job_id or '(no job id)'} · {self.state} · {self.progress:.0%}"
         head += f" · {format_elapsed(self.elapsed(now))}"
-        if self.cost is not None:
-            head += f" · {self.cost:g} CU"
+        if run.cost is not None:
+            head += f" · {run.cost:g} CU"
         text.append(head + "\n", style="bold")
-        text.append(f"model: {self.model_name}\n")
-        if self.note:
-            text.append(f"note: {self.note}\n", style="italic")
-        if self.error:
-            text.append(f"error: {self.error}\n", style="red")
-        if self.hint:
-            text.append(f"hint: {self.hint}\n")
-        if self.results:
+        text.append(f"model: {run.model_name}\n")
+        if run.seed:
+            text.append(f"seed: {run.seed}\n")
+        for note in (self.note, run.note):
+            if note:
+                text.append(f"note: {note}\n", style="italic")
+        if run.error:
+            text.append(f"error: {run.error}\n", style="red")
+        if run.hint:
+            text.append(f"hint: {run.hint}\n")
+        if run.files:
             text.append("results:\n")
-            for path in self.results:
-                text.append(f"  {path}\n")
-        params = [(k, v) for k, v in self.record.items() if v is not None]
+            for path in run.files:
+                text.append(f"  {shown_path(path)}\n")
+        params = [(k, v) for k, v in run.params.items() if v is not None]
         if params:
             text.append("parameters:\n", style="dim")
             for key, value in params:
@@ -147,7 +187,7 @@ class JobEntry:
 
 
 class JobRow(Horizontal):
-    """One job's line: glyph, state and id; a progress bar; elapsed time and cost."""
+    """One run's line: glyph, state, id and prompt; a progress bar; elapsed time and cost."""
 
     DEFAULT_CSS = """
     JobRow { height: 1; }
@@ -155,8 +195,8 @@ class JobRow(Horizontal):
     JobRow.-selected .job-status { text-style: bold; }
     JobRow .job-status { width: 1fr; min-width: 16; }
     JobRow ProgressBar { width: auto; }
-    JobRow Bar { width: 20; }
-    JobRow .job-meta { width: 16; text-align: right; }
+    JobRow Bar { width: 14; }
+    JobRow .job-meta { width: 14; text-align: right; }
     """
 
     def __init__(self, entry: JobEntry) -> None:
@@ -172,12 +212,13 @@ class JobRow(Horizontal):
         yield self._meta
 
     def on_mount(self) -> None:
-        self.sync(self.app.clock())
+        self.sync(app_of(self).clock())
 
     def sync(self, now: float) -> None:
         """Show the entry's current state, repainting only what changed."""
         entry = self.entry
-        _set_line(self._status, f"{_GLYPHS.get(entry.state, '?')} {entry.state}  {entry.short_id}")
+        prompt = " ".join(entry.run.prompt.split())
+        _set_line(self._status, f"{_GLYPHS.get(entry.state, '?')} {entry.state}  {entry.short_id}  {prompt}")
         self._bar.update(progress=entry.progress * 100)
         self.tick(now)
 
@@ -193,7 +234,7 @@ def _set_line(static: Static, line: str) -> None:
 
 
 class JobPanel(Widget, can_focus=True):
-    """Jobs submitted in this session, newest first, each followed to its end by its own worker."""
+    """Runs newest first: earlier sessions' from the store, and this one's; unfinished ones are followed."""
 
     DEFAULT_CSS = """
     JobPanel { height: 1fr; layout: vertical; }
@@ -222,19 +263,25 @@ class JobPanel(Widget, can_focus=True):
             self.entry = entry
 
     class Finished(Message):
-        """A job stopped running: it succeeded, failed, was canceled, or can no longer be followed."""
+        """A run stopped: its job succeeded (results saved), failed, was canceled, or can't be followed."""
 
         def __init__(self, entry: JobEntry) -> None:
             super().__init__()
             self.entry = entry
 
+    class EngineEvent(Message):
+        """An event of the engine, delivered on the UI's own turn."""
+
+        def __init__(self, event: Event) -> None:
+            super().__init__()
+            self.event = event
+
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.entries: list[JobEntry] = []
         self._rows: dict[str, JobRow] = {}
-        self._workers: dict[Worker[None], JobEntry] = {}
-        self._poll_trouble: set[str] = set()  # keys whose note is a polling error, cleared by the next good poll
-        self._keys = itertools.count(1)
+        self._followed: dict[Worker[None], str] = {}
+        self._unsubscribe: Any = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="job-list", can_focus=False):
@@ -243,44 +290,36 @@ class JobPanel(Widget, can_focus=True):
             yield Static(id="job-detail")
 
     def on_mount(self) -> None:
+        engine = app_of(self).engine
+        self._unsubscribe = engine.subscribe(lambda event: self.post_message(self.EngineEvent(event)))
         self.set_interval(1.0, self._tick)
+        for run in reversed(engine.store.runs(limit=HISTORY_ROWS)):
+            self._show(run, select=False)
+        if self.entries:
+            self.selected_key = self.entries[0].key
+        self._resume()
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
 
     # ------------------------------------------------------------------ public API
 
     @property
     def selected(self) -> JobEntry | None:
-        return next((e for e in self.entries if e.key == self.selected_key), None)
+        return self._entry(self.selected_key)
 
     @property
     def running_count(self) -> int:
         return sum(1 for entry in self.entries if entry.running)
 
-    def add_submitting(self, record: dict[str, Any], seed: str | None, model_name: str) -> JobEntry:
-        """Show a row for a job whose POST is about to be sent, and select it."""
-        entry = JobEntry(key=f"{next(self._keys)}", record=record, seed=seed, model_name=model_name,
-                         started=self._now())
-        self.entries.insert(0, entry)
-        row = JobRow(entry)
-        self._rows[entry.key] = row
-        self.query_one("#job-empty").display = False
-        self.query_one("#job-list").mount(row, before=0)
-        self.selected_key = entry.key
-        return entry
+    def follow(self, run: Run) -> None:
+        """Follow a run just submitted until it ends and its results are saved.
 
-    def submitted(self, entry: JobEntry, submission: Submission) -> None:
-        """The POST succeeded: follow the job until it ends."""
-        entry.job_id = submission.job.id
-        entry.cost = submission.cost
-        entry.apply(submission.job)
-        self._changed(entry)
-        self._workers[self._follow(entry, submission.job.id)] = entry
-
-    def submit_failed(self, entry: JobEntry, message: str) -> None:
-        """The POST failed: no job exists to follow (so no ``Finished`` message either)."""
-        entry.state = NOT_SUBMITTED
-        entry.error = message
-        entry.finished = self._now()
-        self._changed(entry)
+        Its row comes (and changes) with the engine's events, in the order they happened.
+        """
+        if run.unfinished:
+            self._followed[self._follow(run.id)] = run.id
 
     @work(group="cancel", exit_on_error=False)
     async def cancel(self, entry: JobEntry) -> None:
@@ -293,7 +332,7 @@ class JobPanel(Widget, can_focus=True):
             return
         self._note(entry, "asking the server to cancel…")
         try:
-            outcome = await self.app.client.cancel_job(entry.job_id)
+            outcome = await app_of(self).engine.cancel(entry.key)
         except ApiError as exc:
             self._note(entry, f"cancel failed: {exc}; the job keeps running")
             return
@@ -319,68 +358,77 @@ class JobPanel(Widget, can_focus=True):
         if entry := self.selected:
             self.cancel(entry)
 
-    # ------------------------------------------------------------------ following jobs
+    # ------------------------------------------------------------------ following runs
 
     @work(group="poll", exit_on_error=False)
-    async def _follow(self, entry: JobEntry, job_id: str) -> None:
-        client, settings = self.app.client, self.app.settings
-        schedule = PollSchedule(first=settings.poll_interval, maximum=settings.poll_max_interval)
+    async def _resume(self) -> None:
+        """Take up what earlier sessions left: jobs still running, results not saved, answers lost."""
+        await app_of(self).engine.resume()
+
+    @work(group="poll", exit_on_error=False)
+    async def _follow(self, run_id: str) -> None:
         try:
-            job = await follow(client, job_id, schedule=schedule,
-                               on_update=lambda job: self._polled(entry, job),
-                               on_error=lambda exc: self._poll_error(entry, exc))
-        except ApiError as exc:
-            entry.state, entry.error = LOST, f"{exc} (the job may still be running on the server)"
-            self._end(entry)
-            return
-        if job.state is JobState.SUCCESS:
-            try:
-                await save_results(client, job, settings.output_dir, seed=entry.seed, record=entry.record,
-                                   on_saved=lambda path: self._saved(entry, path))
-            except (ApiError, OSError) as exc:
-                entry.error = f"results not saved: {exc}"
-        self.app.ledger.finished(job.id, job.raw_status, list(entry.results))
-        self._end(entry)
-
-    def _polled(self, entry: JobEntry, job: Job) -> None:
-        entry.apply(job)
-        if entry.key in self._poll_trouble:
-            self._poll_trouble.discard(entry.key)
-            entry.note = None
-        self._changed(entry)
-
-    def _poll_error(self, entry: JobEntry, exc: ApiError) -> None:
-        self._note(entry, f"{exc}; still polling")
-        self._poll_trouble.add(entry.key)
-
-    def _saved(self, entry: JobEntry, path: Path) -> None:
-        entry.results.append(path)
-        self._changed(entry)
+            await app_of(self).engine.follow(run_id)
+        except (ApiError, OSError) as exc:
+            entry = self._entry(run_id)
+            if entry is not None:
+                self._note(entry, f"following stopped: {exc} (the job may still be running; it is taken up "
+                                  "again at the next start)")
+                self.post_message(self.Finished(entry))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A polling worker that crashed ends its job's tracking instead of the app."""
-        entry = self._workers.get(event.worker)
-        if entry is None or event.state not in (WorkerState.ERROR, WorkerState.SUCCESS, WorkerState.CANCELLED):
+        """A follower that crashed ends its run's tracking, not the app."""
+        run_id = self._followed.get(event.worker)
+        if run_id is None or event.state not in (WorkerState.ERROR, WorkerState.SUCCESS, WorkerState.CANCELLED):
             return
-        del self._workers[event.worker]
-        if event.state is WorkerState.ERROR and entry.running:
-            entry.state, entry.error = LOST, f"following this job failed: {event.worker.error!r}"
-            self._end(entry)
+        del self._followed[event.worker]
+        entry = self._entry(run_id)
+        if event.state is WorkerState.ERROR and entry is not None:
+            self._note(entry, f"following this job failed: {event.worker.error!r}")
+            self.post_message(self.Finished(entry))
+
+    @on(EngineEvent)
+    def _on_engine_event(self, message: EngineEvent) -> None:
+        event = message.event
+        if isinstance(event, RunChanged | FileSaved):
+            before = self._entry(event.run.id)
+            was_open = before is not None and before.run.unfinished
+            entry = self._show(event.run, select=before is None and event.run.state is RunState.INTENT)
+            if was_open and not entry.run.unfinished:
+                self.post_message(self.Finished(entry))
+        elif isinstance(event, Notice | NeedsDecision) and event.run is not None:
+            entry = self._entry(event.run.id)
+            if entry is not None:
+                self._note(entry, event.message if isinstance(event, Notice) else event.question)
 
     # ------------------------------------------------------------------ display
 
+    def _entry(self, key: str | None) -> JobEntry | None:
+        return next((e for e in self.entries if e.key == key), None)
+
+    def _show(self, run: Run, *, select: bool = True) -> JobEntry:
+        """Add a row for ``run`` (newest first) or bring its row up to date."""
+        entry = self._entry(run.id)
+        if entry is None:
+            entry = JobEntry(run)
+            self.entries.insert(0, entry)
+            row = JobRow(entry)
+            self._rows[entry.key] = row
+            self.query_one("#job-empty").display = False
+            self.query_one("#job-list").mount(row, before=0)
+            if select:
+                self.selected_key = entry.key
+        else:
+            entry.run = run
+            self._changed(entry)
+        return entry
+
     def _now(self) -> float:
-        return self.app.clock()
+        return app_of(self).clock()
 
     def _note(self, entry: JobEntry, note: str) -> None:
-        self._poll_trouble.discard(entry.key)
         entry.note = note
         self._changed(entry)
-
-    def _end(self, entry: JobEntry) -> None:
-        entry.finished = self._now()
-        self._changed(entry)
-        self.post_message(self.Finished(entry))
 
     def _changed(self, entry: JobEntry) -> None:
         """Refresh one row in place (and the details, when it is the selected job)."""

@@ -1,0 +1,33 @@
+"""Where server text meets the terminal and the file system: safe names and printable text."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+# C0 and C1 controls (ESC starts every terminal escape), DEL, and the bidi overrides that reorder text.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+MAX_NAME = 64
+
+
+def safe_name(text: str, *, fallback: str = "unnamed", limit: int = MAX_NAME) -> str:
+    """``text`` reduced to letters, digits, ``_``, ``.`` and ``-`` (runs of others become ``-``), capped.
+
+    Never empty, never ``.``/``..`` or hidden: usable as one file-name part whatever the server sent.
+    """
+    name = _UNSAFE_NAME.sub("-", text).strip(".-")[:limit].rstrip(".-")
+    return name or fallback
+
+
+def inside(folder: Path, name: str) -> Path:
+    """``folder / name``, refusing any name that would land outside ``folder``."""
+    path = folder / name
+    if path.parent.resolve() != folder.resolve() or name in ("", ".", ".."):
+        raise ValueError(f"refusing to write {name!r} outside {folder}")
+    return path
+
+
+def printable(text: str) -> str:
+    """``text`` without control characters (newlines and tabs become spaces), for a terminal line."""
+    return _CONTROL.sub(lambda m: " " if m.group() in "\t\n\r" else "", text)
