@@ -26,7 +26,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from scenario_tui.core.api import ScenarioClient
 from scenario_tui.core.imaging import encode_data_url
-from scenario_tui.core.params import check
+from scenario_tui.core.params import check, rules_for
 from scenario_tui.sandbox import Sandbox, SandboxConfig, SandboxTransport, SyncSandboxTransport
 from scenario_tui.sandbox.server import make_server, serve
 from tests.conftest import contract_validator
@@ -536,21 +536,31 @@ def list_all(api: Api, **query: str) -> tuple[list[dict[str, Any]], int]:
 
 def test_models_are_paginated_and_mix_capabilities(api: Api) -> None:
     everything, pages = list_all(api, pageSize="2")
-    assert pages == 3 and len(everything) == len({m["id"] for m in everything}) == 6
+    assert pages == 5 and len(everything) == len({m["id"] for m in everything}) == 9
     assert [m["id"] for m in everything] == [m["id"] for m in list_all(api)[0]]  # default page holds them all
     usable = [m for m in everything if "inpaint_ip_adapter" in m["capabilities"]]
     assert 3 <= len(usable) < len(everything)
-    types = {m["type"] for m in usable}
-    assert {"sd-xl", "sd-1_5", "flux.1-lora"} <= types
+    assert {"flux.1", "flux.1-pro", "flux.1-lora", "sd-xl", "sd-1_5"} == {m["type"] for m in usable}
+    assert {"gpt-image-1", "flux.1-kontext-dev"} <= {m["type"] for m in everything if m not in usable}
     lora = next(m for m in everything if m["type"] == "flux.1-lora")
     assert lora["compliantModelIds"] and lora["epochs"]
+
+
+def test_the_first_usable_model_has_a_2026_type_and_every_model_rule_is_exercised(api: Api) -> None:
+    usable = [m for m in list_all(api)[0] if "inpaint_ip_adapter" in m["capabilities"]]
+    assert usable[0]["type"] == "flux.1"
+    assert {rules_for(m["type"]).family for m in usable} == {"Flux dev", "Flux pro", "SDXL", "SD 1.5"}
+    assert any(rules_for(m["type"]).lora for m in usable)
+    legacy = [m for m in usable if m["type"].startswith("sd-")]
+    assert sorted(m["type"] for m in legacy) == ["sd-1_5", "sd-xl"]
+    assert all("legacy type (retired in 2026)" in m["shortDescription"].lower() for m in legacy)
 
 
 def test_models_filter_by_privacy(api: Api) -> None:
     private, _ = list_all(api, privacy="private")
     public, _ = list_all(api, privacy="public")
     assert private and public and {m["privacy"] for m in private} == {"private"}
-    assert len(private) + len(public) == 6
+    assert len(private) + len(public) == 9
 
 
 def test_model_thumbnails_can_be_downloaded(api: Api) -> None:
