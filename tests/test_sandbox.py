@@ -205,6 +205,14 @@ def test_dry_run_answers_269_with_a_cost_that_grows_with_samples_steps_and_pixel
     assert quote(numSamples=1, width=1024, height=1024) > one
 
 
+def test_dry_run_api_quotes_like_dry_run_true(api: Api) -> None:
+    body = request(width=512, height=512, numSamples=2)
+    quotes = [conforms("DryRunResponse", api.generate(body, 269, params={"dryRun": value}))
+              for value in ("true", "api", "API")]
+    assert quotes == [{"creativeUnitsCost": 10, "creativeUnitsDiscount": 0}] * 3
+    assert api.call("GET", "/jobs")["jobs"] == []
+
+
 def test_dry_run_still_checks_the_request(api: Api) -> None:
     body = api.generate(request(width=513), 400, params={"dryRun": "true"})
     assert body["errors"][0]["field"] == "width"
@@ -293,6 +301,91 @@ def test_fail_rate_fails_jobs_deterministically(make_api: Callable[..., Api]) ->
     every = make_api(job_seconds=1, fail_rate=1.0)
     job = every.finish(every.generate(request())["job"]["jobId"])
     assert job["status"] == "failure" and job["metadata"]["error"] and job["metadata"]["hint"]
+
+
+# --- listing jobs ------------------------------------------------------------------------------
+
+
+def list_jobs(api: Api, expect: int = 200, **query: str) -> Any:
+    """One page of ``GET /jobs``; every job in it checked against the contract's job object."""
+    page = api.call("GET", "/jobs", expect, params=query)
+    for job in page.get("jobs", []):
+        conforms("GetJobIdResponse", {"job": job})
+    return page
+
+
+def submit_jobs(api: Api, count: int, every: float = 1.0) -> list[str]:
+    """``count`` jobs, ``every`` seconds apart on the sandbox's clock, oldest first."""
+    ids = []
+    for index in range(count):
+        ids.append(api.generate(request(prompt=f"lantern {index}"))["job"]["jobId"])
+        api.clock.advance(every)
+    return ids
+
+
+def test_jobs_are_listed_newest_first_as_get_job_shows_them(api: Api) -> None:
+    ids = submit_jobs(api, 3)
+    page = list_jobs(api)
+    assert [job["jobId"] for job in page["jobs"]] == ids[::-1] and "nextPaginationToken" not in page
+    assert page["jobs"] == [api.job(job_id) for job_id in ids[::-1]]
+    inputs = [job["metadata"]["input"] for job in page["jobs"]]
+    assert [i["prompt"] for i in inputs] == ["lantern 2", "lantern 1", "lantern 0"]
+    assert not any(isinstance(v, str) and v.startswith("data:") for i in inputs for v in i.values())
+    assert all(i["image"].startswith("asset_") and i["ipAdapterImageIds"] for i in inputs)
+
+
+def test_jobs_are_paginated_with_a_cursor_that_new_jobs_do_not_shift(api: Api) -> None:
+    ids = submit_jobs(api, 5)
+    first = list_jobs(api, pageSize="2")
+    assert [job["jobId"] for job in first["jobs"]] == ids[:2:-1]
+    newer = submit_jobs(api, 1)
+    second = list_jobs(api, pageSize="2", paginationToken=first["nextPaginationToken"])
+    third = list_jobs(api, pageSize="2", paginationToken=second["nextPaginationToken"])
+    assert [job["jobId"] for job in second["jobs"] + third["jobs"]] == ids[2::-1]
+    assert "nextPaginationToken" not in third
+    assert [job["jobId"] for job in list_jobs(api)["jobs"]] == (ids + newer)[::-1]  # default page size: 50
+
+
+def test_jobs_created_after_a_date(api: Api) -> None:
+    old, new = submit_jobs(api, 2, every=60)
+    created = api.job(old)["createdAt"]
+    assert created.endswith("Z")
+    for after in (created, created.replace("Z", "+00:00"), created.removesuffix("Z")):  # no offset: UTC
+        assert [job["jobId"] for job in list_jobs(api, createdAfter=after)["jobs"]] == [new]
+    assert len(list_jobs(api, createdAfter="2020-01-01T00:00:00.000Z")["jobs"]) == 2
+    assert list_jobs(api, createdAfter="2999-01-01T00:00:00Z") == {"jobs": []}
+
+
+def test_jobs_filter_by_current_status_and_type(api: Api) -> None:
+    done, canceled = submit_jobs(api, 2, every=0)
+    api.cancel(canceled)
+    api.clock.advance(10)
+    running = submit_jobs(api, 1, every=0)[0]
+    assert [j["jobId"] for j in list_jobs(api, status="success")["jobs"]] == [done]
+    assert [j["jobId"] for j in list_jobs(api, status="canceled")["jobs"]] == [canceled]
+    assert [j["jobId"] for j in list_jobs(api, status="pending")["jobs"]] == [running]
+    assert len(list_jobs(api, type="inference")["jobs"]) == 3 and list_jobs(api, type="training")["jobs"] == []
+
+
+@pytest.mark.parametrize("query", [
+    {"pageSize": "0"}, {"pageSize": "101"}, {"pageSize": "ten"}, {"paginationToken": "bogus"},
+    {"paginationToken": "bW9kZWxzOjI"},  # a models token ("models:2")
+    {"paginationToken": "am9iczpqb2Jfbm9wZQ"},  # "jobs:job_nope"
+    {"createdAfter": "yesterday"}, {"createdAfter": "2026-13-01T00:00:00Z"}, {"status": "done"},
+])
+def test_bad_job_list_queries_are_400_naming_the_field(api: Api, query: dict[str, str]) -> None:
+    answer = list_jobs(api, 400, **query)
+    assert answer["errors"][0]["field"] == next(iter(query)) and answer["reason"].startswith(next(iter(query)))
+
+
+def test_job_routes_and_their_methods(api: Api) -> None:
+    job_id = api.generate(request())["job"]["jobId"]
+    assert [j["jobId"] for j in list_jobs(api)["jobs"]] == [job_id]
+    assert api.job(job_id)["jobId"] == job_id and api.cancel(job_id)["job"]["status"] == "canceled"
+    for method, path, allowed in (("POST", "/jobs", "GET"), ("DELETE", "/jobs", "GET"),
+                                  ("POST", f"/jobs/{job_id}", "GET"), ("GET", f"/jobs/{job_id}/action", "POST")):
+        response = api.http.request(method, path)
+        assert response.status_code == 405 and response.headers["Allow"] == allowed, (method, path)
 
 
 # --- cancel ------------------------------------------------------------------------------------
@@ -409,6 +502,15 @@ def test_upload_get_and_download_an_asset(api: Api) -> None:
     assert url.host == "sandbox.local" and url.path == f"/sandbox-cdn/{asset['id']}.png"
     assert b"Signature=" in url.query and b"%3D%3D" in url.query and b"Key-Pair-Id=SANDBOX" in url.query
     assert api.download(fetched["url"]).tobytes() == input_image().tobytes()
+
+
+def test_hide_is_stored_with_the_upload(api: Api) -> None:
+    body = conforms("PostAssetRequest", {"image": data_url(input_image()), "name": "secret.png", "hide": True})
+    hidden = api.call("POST", "/assets", schema="PostAssetResponse", json=body)["asset"]
+    assert hidden["metadata"]["hide"] is True and api.asset(hidden["id"])["metadata"]["hide"] is True
+    assert upload(api, input_image())["metadata"]["hide"] is False
+    answer = api.call("POST", "/assets", 400, json={**body, "hide": "yes"})
+    assert answer["errors"][0]["field"] == "hide"
 
 
 def test_download_is_refused_with_credentials_or_an_altered_query(api: Api) -> None:
@@ -664,6 +766,30 @@ def test_concurrent_calls_are_safe(api: Api) -> None:
     with ThreadPoolExecutor(8) as pool:
         assets = [a for job in pool.map(api.job, jobs) for a in job["metadata"]["assetIds"]]
     assert len(set(assets)) == 16
+
+
+def test_the_request_log_records_every_v1_call(make_api: Callable[..., Api]) -> None:
+    api = make_api(rate_limit_burst=1)
+    assert api.http.get("/models", params={"pageSize": "1"}).status_code == 429  # logged even when refused
+    quote_body = request()
+    api.generate(quote_body, 269, params={"dryRun": "true"})
+    api.generate(request(), 269, params={"dryRun": "api"})
+    api.generate(request(width=513), 400)
+    job_id = api.generate(request(image=upload(api, input_image())["id"]))["job"]["jobId"]
+    result_id = api.finish(job_id)["metadata"]["assetIds"][0]
+    api.download(api.asset(result_id)["url"])  # the CDN is not under /v1
+    log = api.sandbox.request_log
+    assert [(r.method, r.path) for r in log] == [
+        ("GET", "/v1/models"), ("POST", "/v1" + GENERATE), ("POST", "/v1" + GENERATE), ("POST", "/v1" + GENERATE),
+        ("POST", "/v1/assets"), ("POST", "/v1" + GENERATE), ("GET", f"/v1/jobs/{job_id}"),
+        ("GET", f"/v1/assets/{result_id}"),
+    ]
+    assert log[0].query == {"pageSize": "1"} and log[0].body_bytes == 0 and log[1].query == {"dryRun": "true"}
+    assert log[1].body_bytes == len(httpx.Request("POST", BASE_URL, json=quote_body).content)
+    assert api.sandbox.generate_posts() == [log[3], log[5]]  # the refused one too; no quotes
+    assert api.sandbox.bytes_received("/v1/jobs") == 0
+    assert api.sandbox.bytes_received() == sum(r.body_bytes for r in log)
+    assert api.sandbox.bytes_received("/v1/generate", method="POST") == sum(log[i].body_bytes for i in (1, 2, 3, 5))
 
 
 # --- transports and the local server ----------------------------------------------------------
