@@ -13,6 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
 from http.server import ThreadingHTTPServer
@@ -28,6 +29,7 @@ from scenario_tui.core.api import ScenarioClient
 from scenario_tui.core.imaging import encode_data_url
 from scenario_tui.core.params import check, rules_for
 from scenario_tui.sandbox import Sandbox, SandboxConfig, SandboxTransport, SyncSandboxTransport
+from scenario_tui.sandbox.replies import Answer
 from scenario_tui.sandbox.server import make_server, serve
 from tests.conftest import contract_validator
 
@@ -768,6 +770,127 @@ def test_concurrent_calls_are_safe(api: Api) -> None:
     assert len(set(assets)) == 16
 
 
+# --- faults for the client's reconciliation --------------------------------------------------------
+
+
+def listed(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """The sandbox's jobs, newest first, as ``GET /jobs`` lists them."""
+    with httpx.Client(transport=SyncSandboxTransport(sandbox), base_url=BASE_URL, auth=("k", "s")) as client:
+        return list_jobs_of(client)
+
+
+def list_jobs_of(client: httpx.Client) -> list[dict[str, Any]]:
+    page = client.get("/jobs")
+    assert page.status_code == 200
+    jobs: list[dict[str, Any]] = page.json()["jobs"]
+    return [conforms("GetJobIdResponse", {"job": job})["job"] for job in jobs]
+
+
+def test_lost_generate_answers_still_create_and_run_the_job(make_api: Callable[..., Api]) -> None:
+    api = make_api(lose_generate_answers=2, job_seconds=10)
+    api.generate(request(), 269, params={"dryRun": "true"})  # quotes and refused requests don't count
+    api.generate(request(width=513), 400)
+    for seed in ("1", "2"):
+        with pytest.raises(httpx.ReadError, match="connection lost"):
+            api.http.post(GENERATE, json=request(seed=seed))
+    answered = api.generate(request(seed="3"))["job"]["jobId"]
+    jobs = listed(api.sandbox)
+    assert [(job["metadata"]["input"]["seed"], job["status"]) for job in jobs] == [
+        ("3", "pending"), ("2", "pending"), ("1", "pending")]
+    assert jobs[0]["jobId"] == answered and len(api.sandbox.generate_posts()) == 4  # 1 refused + 2 lost + 1
+    assert api.finish(jobs[2]["jobId"])["status"] == "success"
+
+
+async def test_the_async_transport_loses_answers_the_same_way() -> None:
+    sandbox = Sandbox(SandboxConfig(lose_generate_answers=1))
+    async with httpx.AsyncClient(transport=SandboxTransport(sandbox), base_url=BASE_URL, auth=("k", "s")) as client:
+        with pytest.raises(httpx.ReadError):
+            await client.post(GENERATE, json=request())
+        assert (await client.post(GENERATE, json=request())).status_code == 200
+    assert len(listed(sandbox)) == 2
+
+
+def test_malformed_generate_answers_come_after_the_lost_ones(make_api: Callable[..., Api]) -> None:
+    api = make_api(lose_generate_answers=1, malformed_generate_answers=2)
+    with pytest.raises(httpx.ReadError):
+        api.http.post(GENERATE, json=request())
+    for _ in range(2):
+        response = api.http.post(GENERATE, json=request())
+        assert response.status_code == 200 and response.text.startswith("<html>")
+        with pytest.raises(ValueError):
+            response.json()
+    api.generate(request())
+    assert len(listed(api.sandbox)) == 4
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_generate_answers_wait_after_the_job_is_created(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    sandbox = Sandbox(SandboxConfig(generate_answer_delay=2.5))
+    waits: list[tuple[float, int]] = []  # (seconds, jobs existing when the wait began)
+
+    def record(seconds: float) -> None:
+        waits.append((seconds, len(listed(sandbox))))
+
+    async def async_record(seconds: float) -> None:
+        record(seconds)
+
+    monkeypatch.setattr("scenario_tui.sandbox.transport.time.sleep", record)
+    monkeypatch.setattr("scenario_tui.sandbox.transport.asyncio.sleep", async_record)
+    calls = [("POST", {"dryRun": "true"}), ("POST", {}), ("GET", {})]
+    if mode == "sync":
+        with httpx.Client(transport=SyncSandboxTransport(sandbox), base_url=BASE_URL, auth=("k", "s")) as client:
+            codes = [client.request(m, GENERATE if m == "POST" else "/jobs", params=q,
+                                    json=request() if m == "POST" else None).status_code for m, q in calls]
+    else:
+        async with httpx.AsyncClient(transport=SandboxTransport(sandbox), base_url=BASE_URL, auth=("k", "s")) as client:
+            codes = [(await client.request(m, GENERATE if m == "POST" else "/jobs", params=q,
+                                           json=request() if m == "POST" else None)).status_code for m, q in calls]
+    assert codes == [269, 200, 200]
+    assert waits == [(2.5, 1)]  # only the real generate POST waits, once its job exists
+
+
+@contextmanager
+def serving(config: SandboxConfig) -> Iterator[tuple[Sandbox, str]]:
+    """A local server on a fresh sandbox, and its base URL."""
+    sandbox = Sandbox(config)
+    server = make_server(sandbox)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield sandbox, f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_the_local_server_drops_the_connection_of_a_lost_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr("scenario_tui.sandbox.server.time.sleep", waits.append)
+    config = SandboxConfig(lose_generate_answers=1, malformed_generate_answers=1, generate_answer_delay=0.5)
+    with serving(config) as (sandbox, base_url), httpx.Client(base_url=base_url, auth=("k", "s"), timeout=10) as client:
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+            client.post(GENERATE, json=request())
+        malformed = client.post(GENERATE, json=request())
+        assert malformed.status_code == 200 and malformed.text.startswith("<html>")
+        conforms("PostInpaintIpAdapterInferencesResponse", client.post(GENERATE, json=request()).json())
+        assert len(list_jobs_of(client)) == 3 and len(sandbox.generate_posts()) == 3
+    assert waits == [0.5] * 3
+
+
+def test_forgotten_uploads_are_unknown_ids_again(api: Api) -> None:
+    image_id = upload(api, input_image())["id"]
+    inline = api.generate(request(image=image_id))
+    input_id, mask_id = inline["inference"]["image"], inline["inference"]["mask"]
+    api.sandbox.forget_uploads()
+    answer = api.generate(request(image=image_id), 400)
+    assert answer["errors"][0]["field"] == "image" and answer["reason"] == f"Input image: no asset with id {image_id}"
+    api.call("GET", f"/assets/{image_id}", 404)
+    assert input_id == image_id and api.asset(mask_id)["id"] == mask_id  # inputs sent inline are kept
+    assert api.finish(inline["job"]["jobId"])["status"] == "success"  # a running job keeps its inputs
+    api.generate(request(image=upload(api, input_image())["id"]))  # new uploads work
+
+
 def test_the_request_log_records_every_v1_call(make_api: Callable[..., Api]) -> None:
     api = make_api(rate_limit_burst=1)
     assert api.http.get("/models", params={"pageSize": "1"}).status_code == 429  # logged even when refused
@@ -801,7 +924,7 @@ async def test_async_transport_serves_an_async_client() -> None:
     threads: list[str] = []
     handle = sandbox.handle
 
-    def spy(request: httpx.Request) -> httpx.Response:
+    def spy(request: httpx.Request) -> Answer:
         threads.append(threading.current_thread().name)
         return handle(request)
 

@@ -23,7 +23,7 @@ from scenario_tui.sandbox.catalogue import CREATED, MODELS, MODELS_BY_ID, Catalo
 from scenario_tui.sandbox.config import SandboxConfig
 from scenario_tui.sandbox.generation import Picture, parse_generation
 from scenario_tui.sandbox.jobs import RUNNING, STATUSES, SimJob
-from scenario_tui.sandbox.replies import Fault, bad_field, reply
+from scenario_tui.sandbox.replies import Answer, Fault, bad_field, reply
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -44,12 +44,13 @@ _FORCED_FAILURE = ("The generation failed because the prompt asks for it with [f
                    "Remove [fail] from the prompt and submit again.")
 _RANDOM_FAILURE = ("The generation failed: the worker ran out of GPU memory (simulated by fail_rate).",
                    "Submit again, or ask for fewer samples or a smaller size. Failed jobs are refunded.")
+_BAD_GATEWAY = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 _MODELS_REASONS = {
     403: "Your plan or project does not give access to models (simulated by models_status).",
     410: "These model types were retired and can no longer be used (simulated by models_status).",
 }
 
-Handler = Callable[..., httpx.Response]
+Handler = Callable[..., httpx.Response | Answer]
 
 
 class RequestRecord(NamedTuple):
@@ -65,6 +66,7 @@ class Sandbox:
     """An offline Scenario API: jobs, assets and models, with faults to order (see ``SandboxConfig``).
 
     ``handle`` does all the work and may be called from any thread; job progress follows ``clock``.
+    Tests can read what was received (``request_log``, ``generate_posts``, ``bytes_received``).
     """
 
     def __init__(self, config: SandboxConfig = SandboxConfig(), clock: Callable[[], float] = time.monotonic) -> None:
@@ -79,6 +81,9 @@ class Sandbox:
         self._random = random.Random()
         self._signer = Signer(secrets.token_bytes(32))
         self._burst_left = config.rate_limit_burst
+        self._lost_left = config.lose_generate_answers
+        self._malformed_left = config.malformed_generate_answers
+        self._uploads: set[str] = set()  # ids of the assets made by POST /assets
         self._log: list[RequestRecord] = []
         self._jobs: dict[str, SimJob] = {}
         self._results: dict[str, tuple[Scene, int]] = {}  # scenes of jobs whose results are not published yet
@@ -100,19 +105,27 @@ class Sandbox:
 
     # ------------------------------------------------------------------ entry point
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        """Answer one request (its body is read here if it was not yet)."""
+    def handle(self, request: httpx.Request) -> Answer:
+        """Answer one request (its body is read here if it was not yet); the transports deliver the answer."""
         try:
             path = request.url.path
             if path.startswith(CDN_PREFIX):
-                return self._download(request, path.removeprefix(CDN_PREFIX))
+                return Answer(self._download(request, path.removeprefix(CDN_PREFIX)))
             if path == "/v1" or path.startswith("/v1/"):
-                return self._api(request, path.removeprefix("/v1"))
+                answer = self._api(request, path.removeprefix("/v1"))
+                return answer if isinstance(answer, Answer) else Answer(answer)
             raise Fault(404, f"No such endpoint: {path} (the API lives under /v1)")
         except Fault as fault:
-            return fault.response()
+            return Answer(fault.response())
         except Exception as exc:  # a bug here must reach the client as an answer, not kill its connection
-            return reply(500, {"reason": f"Sandbox internal error: {type(exc).__name__}: {exc}"})
+            return Answer(reply(500, {"reason": f"Sandbox internal error: {type(exc).__name__}: {exc}"}))
+
+    def forget_uploads(self) -> None:
+        """Delete every asset made by ``POST /assets``, as if the uploads expired; naming them is an error again."""
+        with self._lock:
+            for asset_id in self._uploads:
+                del self._assets[asset_id]
+            self._uploads.clear()
 
     # ------------------------------------------------------------------ request log (for tests)
 
@@ -133,7 +146,7 @@ class Sandbox:
 
     # ------------------------------------------------------------------ the API
 
-    def _api(self, request: httpx.Request, path: str) -> httpx.Response:
+    def _api(self, request: httpx.Request, path: str) -> httpx.Response | Answer:
         size = len(request.read())
         with self._lock:
             self._log.append(RequestRecord(request.method, request.url.path, dict(request.url.params), size))
@@ -175,7 +188,8 @@ class Sandbox:
 
     # ------------------------------------------------------------------ generation and jobs
 
-    def _generate(self, request: httpx.Request) -> httpx.Response:
+    def _generate(self, request: httpx.Request) -> httpx.Response | Answer:
+        """A quote (269), or a new job answered as the fault knobs say: normally, lost, or not as JSON."""
         generation = parse_generation(_json(request), self._find_asset)
         cost = generation.cost
         if _dry_run(request.url.params):
@@ -197,7 +211,16 @@ class Sandbox:
             self._results[job.id] = (generation.scene(), int(seed))
             body = {"creativeUnitsCost": cost, "creativeUnitsDiscount": 0, "inference": inference,
                     "job": self._job_json(job, now)}
-        return reply(200, body)
+            response: httpx.Response | None
+            if self._lost_left > 0:
+                self._lost_left -= 1
+                response = None
+            elif self._malformed_left > 0:
+                self._malformed_left -= 1
+                response = httpx.Response(200, content=_BAD_GATEWAY, headers={"Content-Type": "text/html"})
+            else:
+                response = reply(200, body)
+        return Answer(response, max(0.0, self.config.generate_answer_delay))
 
     def _list_jobs(self, request: httpx.Request) -> httpx.Response:
         """Jobs newest first, filtered, a page at a time; the token names the last job of the page."""
@@ -298,6 +321,7 @@ class Sandbox:
                                 metadata={"type": "uploaded", "name": name.strip(), "hide": hide},
                                 created=self._iso(now))
             self._assets[asset.id] = asset
+            self._uploads.add(asset.id)
         return reply(200, {"asset": asset.to_json(self._signed_url(request, asset.id, now))})
 
     def _get_asset(self, request: httpx.Request, asset_id: str) -> httpx.Response:
