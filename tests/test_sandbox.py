@@ -7,10 +7,12 @@ validated against its contract definition.
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import subprocess
 import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -37,6 +39,7 @@ BASE_URL = "https://sandbox.local/v1"
 SD15 = "model_sandbox-sd15-classic"  # 64-1024 px: small, fast results
 SDXL = "model_sandbox-sdxl-painter"
 FLUX_LORA = "model_sandbox-flux-watercolor"
+FLUX = "model_sandbox-flux-fill"  # sides up to 2048 px
 NOT_CAPABLE = "model_sandbox-flux-dev"
 GENERATE = "/generate/inpaint-ip-adapter"
 SIZE = 64
@@ -485,6 +488,47 @@ def test_strength_sets_how_far_from_the_original_the_result_goes(api: Api) -> No
         return sum(ImageStat.Stat(ImageChops.difference(inside(result), inside(input_image()))).mean)
 
     assert change(0.1) < change(0.5) < change(1.0)
+
+
+# --- memory ------------------------------------------------------------------------------------
+
+
+def held_by(root: object) -> tuple[list[Image.Image], int]:
+    """The PIL images reachable from ``root``'s data (not through modules, classes or function globals) and the
+    total length of the bytes objects reachable the same way."""
+    seen: set[int] = set()
+    todo, images, held = [root], [], 0
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, type | types.ModuleType):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, Image.Image):
+            images.append(obj)
+        elif isinstance(obj, bytes):
+            held += len(obj)
+        elif isinstance(obj, types.FunctionType):  # what a lambda or a default value holds, not its module
+            todo += [cell.cell_contents for cell in obj.__closure__ or ()] + list(obj.__defaults__ or ())
+        else:
+            todo += gc.get_referents(obj)
+    return images, held
+
+
+def test_the_sandbox_keeps_inputs_and_results_as_encoded_bytes(api: Api) -> None:
+    side = 2048
+    body = request(modelId=FLUX, image=data_url(input_image(side)), mask=data_url(mask_image(side)),
+                   ipAdapterImages=[data_url(input_image(side))])
+    jobs = [api.generate(body)["job"]["jobId"] for _ in range(10)]
+    assert held_by(api.sandbox)[0] == []  # inputs stored and results pending
+    api.clock.advance(10)
+    for job_id in jobs[:4]:
+        api.job(job_id)  # published, not rendered yet
+    for job_id in jobs[:2]:
+        result = api.download(api.asset(api.job(job_id)["metadata"]["assetIds"][0])["url"])
+        assert result.size == (side, side)
+    images, held = held_by(api.sandbox)
+    decoded = 10 * side * side * (3 + 1 + 3)  # per job: the RGB input, the L mask, the RGB reference
+    assert images == [] and held < decoded / 10
 
 
 # --- assets --------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import httpx
 from scenario_tui.sandbox.assets import CDN_PREFIX, Signer, StoredAsset
 from scenario_tui.sandbox.catalogue import CREATED, MODELS, MODELS_BY_ID, CatalogueModel
 from scenario_tui.sandbox.config import SandboxConfig
-from scenario_tui.sandbox.generation import Picture, parse_generation
+from scenario_tui.sandbox.generation import Picture, parse_generation, read_data_url
 from scenario_tui.sandbox.jobs import RUNNING, STATUSES, SimJob
 from scenario_tui.sandbox.replies import Answer, Fault, bad_field, reply
 
@@ -309,15 +309,13 @@ class Sandbox:
             raise bad_field("hide", "must be true or false")
         if not isinstance(data_url, str) or not data_url:
             raise bad_field("image", "is required (an image data URL)")
-        from scenario_tui.core.imaging import decode_data_url
-
         try:
-            image = decode_data_url(data_url)
+            data, size = read_data_url(data_url)
         except ValueError as exc:
             raise bad_field("image", str(exc)) from None
         with self._lock:
             now = self._clock()
-            asset = StoredAsset(self._new_id("asset"), image.size, lambda: image, source="uploaded",
+            asset = StoredAsset(self._new_id("asset"), size, data, source="uploaded",
                                 metadata={"type": "uploaded", "name": name.strip(), "hide": hide},
                                 created=self._iso(now))
             self._assets[asset.id] = asset
@@ -355,7 +353,7 @@ class Sandbox:
         """The asset id of a generation input, storing it first when it was sent as a data URL."""
         if picture.asset_id is not None:
             return picture.asset_id
-        asset = StoredAsset(self._new_id("asset"), picture.image.size, lambda: picture.image, source="uploaded",
+        asset = StoredAsset(self._new_id("asset"), picture.size, picture.data, source="uploaded",
                             metadata={"type": "uploaded", "name": f"{picture.field}.png"}, created=self._iso(now))
         self._assets[asset.id] = asset
         return asset.id
