@@ -67,8 +67,8 @@ def test_generate_in_the_sandbox_writes_real_pngs_and_metadata(
         path = Path(name)
         assert path.parent == out and path.name == f"{result['jobId']}_{index:02d}_seed-{41 + index}.png"  # own seeds
         with Image.open(path) as im:
-            # the sandbox picks an SDXL model (sides 512-2048): the input's 4:3, scaled up to fit
-            assert im.format == "PNG" and im.size == (680, 512)
+            # the sandbox picks a Flux model (sides 64-2048): the input's 4:3, scaled up to fit
+            assert im.format == "PNG" and im.size == (88, 64)
     meta = json.loads((out / f"{result['jobId']}.json").read_text())
     assert meta["parameters"]["prompt"] == "a stained glass window"
     assert meta["parameters"]["image"].startswith("asset_")  # uploaded once, then sent by id

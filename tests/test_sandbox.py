@@ -7,12 +7,15 @@ validated against its contract definition.
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import subprocess
 import sys
 import threading
+import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cache
 from http.server import ThreadingHTTPServer
@@ -26,8 +29,9 @@ from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from scenario_tui.core.api import ScenarioClient
 from scenario_tui.core.imaging import encode_data_url
-from scenario_tui.core.params import check
+from scenario_tui.core.params import check, rules_for
 from scenario_tui.sandbox import Sandbox, SandboxConfig, SandboxTransport, SyncSandboxTransport
+from scenario_tui.sandbox.replies import Answer
 from scenario_tui.sandbox.server import make_server, serve
 from tests.conftest import contract_validator
 
@@ -35,6 +39,7 @@ BASE_URL = "https://sandbox.local/v1"
 SD15 = "model_sandbox-sd15-classic"  # 64-1024 px: small, fast results
 SDXL = "model_sandbox-sdxl-painter"
 FLUX_LORA = "model_sandbox-flux-watercolor"
+FLUX = "model_sandbox-flux-fill"  # sides up to 2048 px
 NOT_CAPABLE = "model_sandbox-flux-dev"
 GENERATE = "/generate/inpaint-ip-adapter"
 SIZE = 64
@@ -205,6 +210,14 @@ def test_dry_run_answers_269_with_a_cost_that_grows_with_samples_steps_and_pixel
     assert quote(numSamples=1, width=1024, height=1024) > one
 
 
+def test_dry_run_api_quotes_like_dry_run_true(api: Api) -> None:
+    body = request(width=512, height=512, numSamples=2)
+    quotes = [conforms("DryRunResponse", api.generate(body, 269, params={"dryRun": value}))
+              for value in ("true", "api", "API")]
+    assert quotes == [{"creativeUnitsCost": 10, "creativeUnitsDiscount": 0}] * 3
+    assert api.call("GET", "/jobs")["jobs"] == []
+
+
 def test_dry_run_still_checks_the_request(api: Api) -> None:
     body = api.generate(request(width=513), 400, params={"dryRun": "true"})
     assert body["errors"][0]["field"] == "width"
@@ -293,6 +306,91 @@ def test_fail_rate_fails_jobs_deterministically(make_api: Callable[..., Api]) ->
     every = make_api(job_seconds=1, fail_rate=1.0)
     job = every.finish(every.generate(request())["job"]["jobId"])
     assert job["status"] == "failure" and job["metadata"]["error"] and job["metadata"]["hint"]
+
+
+# --- listing jobs ------------------------------------------------------------------------------
+
+
+def list_jobs(api: Api, expect: int = 200, **query: str) -> Any:
+    """One page of ``GET /jobs``; every job in it checked against the contract's job object."""
+    page = api.call("GET", "/jobs", expect, params=query)
+    for job in page.get("jobs", []):
+        conforms("GetJobIdResponse", {"job": job})
+    return page
+
+
+def submit_jobs(api: Api, count: int, every: float = 1.0) -> list[str]:
+    """``count`` jobs, ``every`` seconds apart on the sandbox's clock, oldest first."""
+    ids = []
+    for index in range(count):
+        ids.append(api.generate(request(prompt=f"lantern {index}"))["job"]["jobId"])
+        api.clock.advance(every)
+    return ids
+
+
+def test_jobs_are_listed_newest_first_as_get_job_shows_them(api: Api) -> None:
+    ids = submit_jobs(api, 3)
+    page = list_jobs(api)
+    assert [job["jobId"] for job in page["jobs"]] == ids[::-1] and "nextPaginationToken" not in page
+    assert page["jobs"] == [api.job(job_id) for job_id in ids[::-1]]
+    inputs = [job["metadata"]["input"] for job in page["jobs"]]
+    assert [i["prompt"] for i in inputs] == ["lantern 2", "lantern 1", "lantern 0"]
+    assert not any(isinstance(v, str) and v.startswith("data:") for i in inputs for v in i.values())
+    assert all(i["image"].startswith("asset_") and i["ipAdapterImageIds"] for i in inputs)
+
+
+def test_jobs_are_paginated_with_a_cursor_that_new_jobs_do_not_shift(api: Api) -> None:
+    ids = submit_jobs(api, 5)
+    first = list_jobs(api, pageSize="2")
+    assert [job["jobId"] for job in first["jobs"]] == ids[:2:-1]
+    newer = submit_jobs(api, 1)
+    second = list_jobs(api, pageSize="2", paginationToken=first["nextPaginationToken"])
+    third = list_jobs(api, pageSize="2", paginationToken=second["nextPaginationToken"])
+    assert [job["jobId"] for job in second["jobs"] + third["jobs"]] == ids[2::-1]
+    assert "nextPaginationToken" not in third
+    assert [job["jobId"] for job in list_jobs(api)["jobs"]] == (ids + newer)[::-1]  # default page size: 50
+
+
+def test_jobs_created_after_a_date(api: Api) -> None:
+    old, new = submit_jobs(api, 2, every=60)
+    created = api.job(old)["createdAt"]
+    assert created.endswith("Z")
+    for after in (created, created.replace("Z", "+00:00"), created.removesuffix("Z")):  # no offset: UTC
+        assert [job["jobId"] for job in list_jobs(api, createdAfter=after)["jobs"]] == [new]
+    assert len(list_jobs(api, createdAfter="2020-01-01T00:00:00.000Z")["jobs"]) == 2
+    assert list_jobs(api, createdAfter="2999-01-01T00:00:00Z") == {"jobs": []}
+
+
+def test_jobs_filter_by_current_status_and_type(api: Api) -> None:
+    done, canceled = submit_jobs(api, 2, every=0)
+    api.cancel(canceled)
+    api.clock.advance(10)
+    running = submit_jobs(api, 1, every=0)[0]
+    assert [j["jobId"] for j in list_jobs(api, status="success")["jobs"]] == [done]
+    assert [j["jobId"] for j in list_jobs(api, status="canceled")["jobs"]] == [canceled]
+    assert [j["jobId"] for j in list_jobs(api, status="pending")["jobs"]] == [running]
+    assert len(list_jobs(api, type="inference")["jobs"]) == 3 and list_jobs(api, type="training")["jobs"] == []
+
+
+@pytest.mark.parametrize("query", [
+    {"pageSize": "0"}, {"pageSize": "101"}, {"pageSize": "ten"}, {"paginationToken": "bogus"},
+    {"paginationToken": "bW9kZWxzOjI"},  # a models token ("models:2")
+    {"paginationToken": "am9iczpqb2Jfbm9wZQ"},  # "jobs:job_nope"
+    {"createdAfter": "yesterday"}, {"createdAfter": "2026-13-01T00:00:00Z"}, {"status": "done"},
+])
+def test_bad_job_list_queries_are_400_naming_the_field(api: Api, query: dict[str, str]) -> None:
+    answer = list_jobs(api, 400, **query)
+    assert answer["errors"][0]["field"] == next(iter(query)) and answer["reason"].startswith(next(iter(query)))
+
+
+def test_job_routes_and_their_methods(api: Api) -> None:
+    job_id = api.generate(request())["job"]["jobId"]
+    assert [j["jobId"] for j in list_jobs(api)["jobs"]] == [job_id]
+    assert api.job(job_id)["jobId"] == job_id and api.cancel(job_id)["job"]["status"] == "canceled"
+    for method, path, allowed in (("POST", "/jobs", "GET"), ("DELETE", "/jobs", "GET"),
+                                  ("POST", f"/jobs/{job_id}", "GET"), ("GET", f"/jobs/{job_id}/action", "POST")):
+        response = api.http.request(method, path)
+        assert response.status_code == 405 and response.headers["Allow"] == allowed, (method, path)
 
 
 # --- cancel ------------------------------------------------------------------------------------
@@ -392,6 +490,47 @@ def test_strength_sets_how_far_from_the_original_the_result_goes(api: Api) -> No
     assert change(0.1) < change(0.5) < change(1.0)
 
 
+# --- memory ------------------------------------------------------------------------------------
+
+
+def held_by(root: object) -> tuple[list[Image.Image], int]:
+    """The PIL images reachable from ``root``'s data (not through modules, classes or function globals) and the
+    total length of the bytes objects reachable the same way."""
+    seen: set[int] = set()
+    todo, images, held = [root], [], 0
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, type | types.ModuleType):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, Image.Image):
+            images.append(obj)
+        elif isinstance(obj, bytes):
+            held += len(obj)
+        elif isinstance(obj, types.FunctionType):  # what a lambda or a default value holds, not its module
+            todo += [cell.cell_contents for cell in obj.__closure__ or ()] + list(obj.__defaults__ or ())
+        else:
+            todo += gc.get_referents(obj)
+    return images, held
+
+
+def test_the_sandbox_keeps_inputs_and_results_as_encoded_bytes(api: Api) -> None:
+    side = 2048
+    body = request(modelId=FLUX, image=data_url(input_image(side)), mask=data_url(mask_image(side)),
+                   ipAdapterImages=[data_url(input_image(side))])
+    jobs = [api.generate(body)["job"]["jobId"] for _ in range(10)]
+    assert held_by(api.sandbox)[0] == []  # inputs stored and results pending
+    api.clock.advance(10)
+    for job_id in jobs[:4]:
+        api.job(job_id)  # published, not rendered yet
+    for job_id in jobs[:2]:
+        result = api.download(api.asset(api.job(job_id)["metadata"]["assetIds"][0])["url"])
+        assert result.size == (side, side)
+    images, held = held_by(api.sandbox)
+    decoded = 10 * side * side * (3 + 1 + 3)  # per job: the RGB input, the L mask, the RGB reference
+    assert images == [] and held < decoded / 10
+
+
 # --- assets --------------------------------------------------------------------------------------
 
 
@@ -409,6 +548,15 @@ def test_upload_get_and_download_an_asset(api: Api) -> None:
     assert url.host == "sandbox.local" and url.path == f"/sandbox-cdn/{asset['id']}.png"
     assert b"Signature=" in url.query and b"%3D%3D" in url.query and b"Key-Pair-Id=SANDBOX" in url.query
     assert api.download(fetched["url"]).tobytes() == input_image().tobytes()
+
+
+def test_hide_is_stored_with_the_upload(api: Api) -> None:
+    body = conforms("PostAssetRequest", {"image": data_url(input_image()), "name": "secret.png", "hide": True})
+    hidden = api.call("POST", "/assets", schema="PostAssetResponse", json=body)["asset"]
+    assert hidden["metadata"]["hide"] is True and api.asset(hidden["id"])["metadata"]["hide"] is True
+    assert upload(api, input_image())["metadata"]["hide"] is False
+    answer = api.call("POST", "/assets", 400, json={**body, "hide": "yes"})
+    assert answer["errors"][0]["field"] == "hide"
 
 
 def test_download_is_refused_with_credentials_or_an_altered_query(api: Api) -> None:
@@ -536,21 +684,31 @@ def list_all(api: Api, **query: str) -> tuple[list[dict[str, Any]], int]:
 
 def test_models_are_paginated_and_mix_capabilities(api: Api) -> None:
     everything, pages = list_all(api, pageSize="2")
-    assert pages == 3 and len(everything) == len({m["id"] for m in everything}) == 6
+    assert pages == 5 and len(everything) == len({m["id"] for m in everything}) == 9
     assert [m["id"] for m in everything] == [m["id"] for m in list_all(api)[0]]  # default page holds them all
     usable = [m for m in everything if "inpaint_ip_adapter" in m["capabilities"]]
     assert 3 <= len(usable) < len(everything)
-    types = {m["type"] for m in usable}
-    assert {"sd-xl", "sd-1_5", "flux.1-lora"} <= types
+    assert {"flux.1", "flux.1-pro", "flux.1-lora", "sd-xl", "sd-1_5"} == {m["type"] for m in usable}
+    assert {"gpt-image-1", "flux.1-kontext-dev"} <= {m["type"] for m in everything if m not in usable}
     lora = next(m for m in everything if m["type"] == "flux.1-lora")
     assert lora["compliantModelIds"] and lora["epochs"]
+
+
+def test_the_first_usable_model_has_a_2026_type_and_every_model_rule_is_exercised(api: Api) -> None:
+    usable = [m for m in list_all(api)[0] if "inpaint_ip_adapter" in m["capabilities"]]
+    assert usable[0]["type"] == "flux.1"
+    assert {rules_for(m["type"]).family for m in usable} == {"Flux dev", "Flux pro", "SDXL", "SD 1.5"}
+    assert any(rules_for(m["type"]).lora for m in usable)
+    legacy = [m for m in usable if m["type"].startswith("sd-")]
+    assert sorted(m["type"] for m in legacy) == ["sd-1_5", "sd-xl"]
+    assert all("legacy type (retired in 2026)" in m["shortDescription"].lower() for m in legacy)
 
 
 def test_models_filter_by_privacy(api: Api) -> None:
     private, _ = list_all(api, privacy="private")
     public, _ = list_all(api, privacy="public")
     assert private and public and {m["privacy"] for m in private} == {"private"}
-    assert len(private) + len(public) == 6
+    assert len(private) + len(public) == 9
 
 
 def test_model_thumbnails_can_be_downloaded(api: Api) -> None:
@@ -656,6 +814,151 @@ def test_concurrent_calls_are_safe(api: Api) -> None:
     assert len(set(assets)) == 16
 
 
+# --- faults for the client's reconciliation --------------------------------------------------------
+
+
+def listed(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """The sandbox's jobs, newest first, as ``GET /jobs`` lists them."""
+    with httpx.Client(transport=SyncSandboxTransport(sandbox), base_url=BASE_URL, auth=("k", "s")) as client:
+        return list_jobs_of(client)
+
+
+def list_jobs_of(client: httpx.Client) -> list[dict[str, Any]]:
+    page = client.get("/jobs")
+    assert page.status_code == 200
+    jobs: list[dict[str, Any]] = page.json()["jobs"]
+    return [conforms("GetJobIdResponse", {"job": job})["job"] for job in jobs]
+
+
+def test_lost_generate_answers_still_create_and_run_the_job(make_api: Callable[..., Api]) -> None:
+    api = make_api(lose_generate_answers=2, job_seconds=10)
+    api.generate(request(), 269, params={"dryRun": "true"})  # quotes and refused requests don't count
+    api.generate(request(width=513), 400)
+    for seed in ("1", "2"):
+        with pytest.raises(httpx.ReadError, match="connection lost"):
+            api.http.post(GENERATE, json=request(seed=seed))
+    answered = api.generate(request(seed="3"))["job"]["jobId"]
+    jobs = listed(api.sandbox)
+    assert [(job["metadata"]["input"]["seed"], job["status"]) for job in jobs] == [
+        ("3", "pending"), ("2", "pending"), ("1", "pending")]
+    assert jobs[0]["jobId"] == answered and len(api.sandbox.generate_posts()) == 4  # 1 refused + 2 lost + 1
+    assert api.finish(jobs[2]["jobId"])["status"] == "success"
+
+
+async def test_the_async_transport_loses_answers_the_same_way() -> None:
+    sandbox = Sandbox(SandboxConfig(lose_generate_answers=1))
+    async with httpx.AsyncClient(transport=SandboxTransport(sandbox), base_url=BASE_URL, auth=("k", "s")) as client:
+        with pytest.raises(httpx.ReadError):
+            await client.post(GENERATE, json=request())
+        assert (await client.post(GENERATE, json=request())).status_code == 200
+    assert len(listed(sandbox)) == 2
+
+
+def test_malformed_generate_answers_come_after_the_lost_ones(make_api: Callable[..., Api]) -> None:
+    api = make_api(lose_generate_answers=1, malformed_generate_answers=2)
+    with pytest.raises(httpx.ReadError):
+        api.http.post(GENERATE, json=request())
+    for _ in range(2):
+        response = api.http.post(GENERATE, json=request())
+        assert response.status_code == 200 and response.text.startswith("<html>")
+        with pytest.raises(ValueError):
+            response.json()
+    api.generate(request())
+    assert len(listed(api.sandbox)) == 4
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_generate_answers_wait_after_the_job_is_created(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    sandbox = Sandbox(SandboxConfig(generate_answer_delay=2.5))
+    waits: list[tuple[float, int]] = []  # (seconds, jobs existing when the wait began)
+
+    def record(seconds: float) -> None:
+        waits.append((seconds, len(listed(sandbox))))
+
+    async def async_record(seconds: float) -> None:
+        record(seconds)
+
+    monkeypatch.setattr("scenario_tui.sandbox.transport.time.sleep", record)
+    monkeypatch.setattr("scenario_tui.sandbox.transport.asyncio.sleep", async_record)
+    calls = [("POST", {"dryRun": "true"}), ("POST", {}), ("GET", {})]
+    if mode == "sync":
+        with httpx.Client(transport=SyncSandboxTransport(sandbox), base_url=BASE_URL, auth=("k", "s")) as client:
+            codes = [client.request(m, GENERATE if m == "POST" else "/jobs", params=q,
+                                    json=request() if m == "POST" else None).status_code for m, q in calls]
+    else:
+        async with httpx.AsyncClient(transport=SandboxTransport(sandbox), base_url=BASE_URL, auth=("k", "s")) as client:
+            codes = [(await client.request(m, GENERATE if m == "POST" else "/jobs", params=q,
+                                           json=request() if m == "POST" else None)).status_code for m, q in calls]
+    assert codes == [269, 200, 200]
+    assert waits == [(2.5, 1)]  # only the real generate POST waits, once its job exists
+
+
+@contextmanager
+def serving(config: SandboxConfig) -> Iterator[tuple[Sandbox, str]]:
+    """A local server on a fresh sandbox, and its base URL."""
+    sandbox = Sandbox(config)
+    server = make_server(sandbox)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield sandbox, f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def test_the_local_server_drops_the_connection_of_a_lost_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr("scenario_tui.sandbox.server.time.sleep", waits.append)
+    config = SandboxConfig(lose_generate_answers=1, malformed_generate_answers=1, generate_answer_delay=0.5)
+    with serving(config) as (sandbox, base_url), httpx.Client(base_url=base_url, auth=("k", "s"), timeout=10) as client:
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+            client.post(GENERATE, json=request())
+        malformed = client.post(GENERATE, json=request())
+        assert malformed.status_code == 200 and malformed.text.startswith("<html>")
+        conforms("PostInpaintIpAdapterInferencesResponse", client.post(GENERATE, json=request()).json())
+        assert len(list_jobs_of(client)) == 3 and len(sandbox.generate_posts()) == 3
+    assert waits == [0.5] * 3
+
+
+def test_forgotten_uploads_are_unknown_ids_again(api: Api) -> None:
+    image_id = upload(api, input_image())["id"]
+    inline = api.generate(request(image=image_id))
+    input_id, mask_id = inline["inference"]["image"], inline["inference"]["mask"]
+    api.sandbox.forget_uploads()
+    answer = api.generate(request(image=image_id), 400)
+    assert answer["errors"][0]["field"] == "image" and answer["reason"] == f"Input image: no asset with id {image_id}"
+    api.call("GET", f"/assets/{image_id}", 404)
+    assert input_id == image_id and api.asset(mask_id)["id"] == mask_id  # inputs sent inline are kept
+    assert api.finish(inline["job"]["jobId"])["status"] == "success"  # a running job keeps its inputs
+    api.generate(request(image=upload(api, input_image())["id"]))  # new uploads work
+
+
+def test_the_request_log_records_every_v1_call(make_api: Callable[..., Api]) -> None:
+    api = make_api(rate_limit_burst=1)
+    assert api.http.get("/models", params={"pageSize": "1"}).status_code == 429  # logged even when refused
+    quote_body = request()
+    api.generate(quote_body, 269, params={"dryRun": "true"})
+    api.generate(request(), 269, params={"dryRun": "api"})
+    api.generate(request(width=513), 400)
+    job_id = api.generate(request(image=upload(api, input_image())["id"]))["job"]["jobId"]
+    result_id = api.finish(job_id)["metadata"]["assetIds"][0]
+    api.download(api.asset(result_id)["url"])  # the CDN is not under /v1
+    log = api.sandbox.request_log
+    assert [(r.method, r.path) for r in log] == [
+        ("GET", "/v1/models"), ("POST", "/v1" + GENERATE), ("POST", "/v1" + GENERATE), ("POST", "/v1" + GENERATE),
+        ("POST", "/v1/assets"), ("POST", "/v1" + GENERATE), ("GET", f"/v1/jobs/{job_id}"),
+        ("GET", f"/v1/assets/{result_id}"),
+    ]
+    assert log[0].query == {"pageSize": "1"} and log[0].body_bytes == 0 and log[1].query == {"dryRun": "true"}
+    assert log[1].body_bytes == len(httpx.Request("POST", BASE_URL, json=quote_body).content)
+    assert api.sandbox.generate_posts() == [log[3], log[5]]  # the refused one too; no quotes
+    assert api.sandbox.bytes_received("/v1/jobs") == 0
+    assert api.sandbox.bytes_received() == sum(r.body_bytes for r in log)
+    assert api.sandbox.bytes_received("/v1/generate", method="POST") == sum(log[i].body_bytes for i in (1, 2, 3, 5))
+
+
 # --- transports and the local server ----------------------------------------------------------
 
 
@@ -665,7 +968,7 @@ async def test_async_transport_serves_an_async_client() -> None:
     threads: list[str] = []
     handle = sandbox.handle
 
-    def spy(request: httpx.Request) -> httpx.Response:
+    def spy(request: httpx.Request) -> Answer:
         threads.append(threading.current_thread().name)
         return handle(request)
 

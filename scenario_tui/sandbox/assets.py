@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import io
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -17,14 +16,16 @@ if TYPE_CHECKING:
     from PIL import Image
 
 CDN_PREFIX = "/sandbox-cdn/"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 KEY_PAIR_ID = "SANDBOX"
 URL_LIFETIME = 3600
 
 
 class StoredAsset:
-    """An image asset whose PNG bytes are made on first use (by ``make``) and then kept."""
+    """An image asset served as PNG. ``content`` is its encoded bytes (PNG kept as is, other formats converted on
+    first use) or a function making the image on first use (a result, a thumbnail); either way only bytes stay."""
 
-    def __init__(self, asset_id: str, size: tuple[int, int], make: Callable[[], Image.Image], *,
+    def __init__(self, asset_id: str, size: tuple[int, int], content: bytes | Callable[[], Image.Image], *,
                  source: str, metadata: dict[str, Any], created: str, output_index: int | None = None) -> None:
         self.id = asset_id
         self.size = size
@@ -32,27 +33,23 @@ class StoredAsset:
         self.metadata = metadata
         self.created = created
         self.output_index = output_index
-        self._make: Callable[[], Image.Image] | None = make
         self._png: bytes | None = None
+        self._pending: bytes | Callable[[], Image.Image] | None = content
+        if isinstance(content, bytes) and content.startswith(PNG_SIGNATURE):
+            self._png, self._pending = content, None
         self._lock = threading.Lock()
 
     def png(self) -> bytes:
-        """The image as PNG; thread-safe, rendered once."""
+        """The image as PNG; thread-safe, made once, and the decoded image dropped."""
         with self._lock:
             if self._png is None:
-                from scenario_tui.sandbox.render import png_bytes
+                from scenario_tui.sandbox.render import decode, png_bytes
 
-                assert self._make is not None
-                self._png = png_bytes(self._make())
-                self._make = None  # drop what it held (decoded inputs)
+                pending = self._pending
+                assert pending is not None
+                self._png = png_bytes(decode(pending) if isinstance(pending, bytes) else pending())
+                self._pending = None  # drop what it held (a scene, other encoded bytes)
             return self._png
-
-    def image(self) -> Image.Image:
-        """The image, decoded (for assets used as inputs of a generation)."""
-        from PIL import Image
-
-        with Image.open(io.BytesIO(self.png())) as im:
-            return im.convert("RGB") if im.mode not in ("RGB", "L") else im.copy()
 
     def to_json(self, url: str) -> dict[str, Any]:
         """The ``asset`` object of the API."""

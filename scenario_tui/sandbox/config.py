@@ -29,3 +29,9 @@ class SandboxConfig:
     """Seeds the faults (``error_rate``, ``fail_rate``); ids and picked seeds are unique per sandbox."""
     credentials: tuple[str, str] | None = None
     """(key, secret) the sandbox accepts; ``None`` accepts any Basic credentials."""
+    lose_generate_answers: int = 0
+    """The first N generate POSTs that create a job (dry runs aside) get no answer: the connection drops."""
+    malformed_generate_answers: int = 0
+    """The next N such POSTs (after any lost ones) create the job and answer 200 with a body that is not JSON."""
+    generate_answer_delay: float = 0.0
+    """Real seconds between creating a job and answering (or dropping) its generate POST."""

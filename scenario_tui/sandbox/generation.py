@@ -1,7 +1,8 @@
-"""A generation request checked the way the app checks it, its inputs decoded, and its price."""
+"""A generation request checked the way the app checks it, its inputs read, and its price."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,8 +21,6 @@ from scenario_tui.sandbox.catalogue import MODELS_BY_ID, CatalogueModel
 from scenario_tui.sandbox.replies import Fault, invalid
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from scenario_tui.sandbox.assets import StoredAsset
     from scenario_tui.sandbox.render import Scene
 
@@ -35,10 +34,12 @@ _INPUT_FIELDS = frozenset({"image", "imageId", "mask", "maskId", "ipAdapterImage
 
 @dataclass(frozen=True)
 class Picture:
-    """One input image: decoded, and the asset it came from (``None`` when sent as a data URL)."""
+    """One input image: its encoded bytes (decoded only to paint), size, and the asset it came from (``None`` when
+    sent as a data URL)."""
 
     field: str
-    image: Image.Image
+    data: bytes
+    size: tuple[int, int]
     asset_id: str | None
 
 
@@ -55,7 +56,7 @@ class Generation:
     @property
     def size(self) -> tuple[int, int]:
         """Size of the results: the requested one, else the input's."""
-        return self.params.width or self.image.image.width, self.params.height or self.image.image.height
+        return self.params.width or self.image.size[0], self.params.height or self.image.size[1]
 
     @property
     def cost(self) -> int:
@@ -69,7 +70,7 @@ class Generation:
         from scenario_tui.sandbox.render import Scene
 
         strength = self.params.strength
-        return Scene(image=self.image.image, mask=self.mask.image, references=tuple(p.image for p in self.references),
+        return Scene(image=self.image.data, mask=self.mask.data, references=tuple(p.data for p in self.references),
                      scales=self.scales, size=self.size, prompt=self.params.prompt,
                      strength=DEFAULT_STRENGTH if strength is None else strength)
 
@@ -125,6 +126,18 @@ def _model(model_id: Any) -> CatalogueModel | None:
     return model
 
 
+def read_data_url(url: str) -> tuple[bytes, tuple[int, int]]:
+    """The encoded image a data URL holds and its size; ``ValueError`` (one line) for what the app's decoder refuses.
+
+    The image is fully decoded to check it, then dropped: only the bytes are kept.
+    """
+    from scenario_tui.core.imaging import decode_data_url
+
+    size = decode_data_url(url).size
+    payload = "".join(url.partition(",")[2].split())
+    return base64.b64decode(payload + "=" * (-len(payload) % 4)), size
+
+
 def _chosen(params: InpaintParams, *fields: str) -> tuple[str, list[str]]:
     """The first of ``fields`` that is set (the API's precedence), with its values as a list."""
     values: Mapping[str, Any] = params.model_dump(include=set(fields))
@@ -134,12 +147,10 @@ def _chosen(params: InpaintParams, *fields: str) -> tuple[str, list[str]]:
 
 
 def _picture(field: str, value: str, find_asset: Callable[[str], StoredAsset | None]) -> Picture:
-    """Decode a data URL or load an asset; ``ValueError`` with a short reason if neither works."""
+    """Read a data URL or find an asset; ``ValueError`` with a short reason if neither works."""
     if is_data_url(value):
-        from scenario_tui.core.imaging import decode_data_url
-
-        return Picture(field, decode_data_url(value), None)
+        return Picture(field, *read_data_url(value), None)
     asset = find_asset(value)
     if asset is None:
         raise ValueError(f"no asset with id {value}")
-    return Picture(field, asset.image(), asset.id)
+    return Picture(field, asset.png(), asset.size, asset.id)

@@ -9,6 +9,7 @@ from typing import Any
 from scenario_tui.sandbox.catalogue import OWNER
 
 RUNNING = ("pending", "queued", "warming-up", "in-progress", "finalizing")
+STATUSES = (*RUNNING, "success", "failure", "canceled")
 # Where each running status begins, as a fraction of the job's duration; success comes at 1.
 _STARTS = (0.0, 0.05, 0.15, 0.25, 0.9)
 _WORK = (0.25, 0.9)  # the in-progress span, over which progress rises from 0 to 1

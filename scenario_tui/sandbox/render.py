@@ -27,11 +27,11 @@ _SHADING = 0.35
 
 @dataclass(frozen=True)
 class Scene:
-    """Everything the samples of one generation are painted from."""
+    """Everything the samples of one generation are painted from; images stay encoded until a sample is painted."""
 
-    image: Image.Image
-    mask: Image.Image  # white = repaint
-    references: tuple[Image.Image, ...]
+    image: bytes
+    mask: bytes  # white = repaint
+    references: tuple[bytes, ...]
     scales: tuple[float, ...]
     size: tuple[int, int]
     strength: float
@@ -39,11 +39,11 @@ class Scene:
 
 
 def paint(scene: Scene, seed: int) -> Image.Image:
-    """One sample: deterministic for (scene, seed)."""
-    base = scene.image if scene.image.mode == "RGB" else scene.image.convert("RGB")
+    """One sample: deterministic for (scene, seed). Decodes the scene's images and keeps none of them."""
+    base = decode(scene.image, "RGB")
     if base.size != scene.size:
         base = base.resize(scene.size, Image.Resampling.LANCZOS)
-    mask = scene.mask if scene.mask.mode == "L" else scene.mask.convert("L")
+    mask = decode(scene.mask, "L")
     if mask.size != scene.size:
         mask = mask.resize(scene.size, Image.Resampling.NEAREST)
     repainted = Image.blend(base, pattern(scene.size, palette(scene), seed), scene.strength)
@@ -55,12 +55,18 @@ def palette(scene: Scene) -> tuple[Rgb, Rgb, Rgb]:
     hue = hashlib.sha256(scene.prompt.encode()).digest()[0] / 255
     prompt_color = _rgb(colorsys.hsv_to_rgb(hue, 0.55, 0.8))
     pairs = zip(scene.references, scene.scales, strict=True)
-    colors = [_mix(prompt_color, average_color(ref), scale) for ref, scale in pairs]
+    colors = [_mix(prompt_color, average_color(decode(ref, "RGB")), scale) for ref, scale in pairs]
     if len(colors) == 1:
         return _mix(colors[0], (0, 0, 0), 0.5), colors[0], _mix(colors[0], (255, 255, 255), 0.5)
     colors.sort(key=_luma)
     middle = _rgb(tuple(sum(c[i] for c in colors) / len(colors) / 255 for i in range(3)))
     return colors[0], middle, colors[-1]
+
+
+def decode(data: bytes, mode: str | None = None) -> Image.Image:
+    """Encoded image bytes as a loaded image (converted to ``mode`` when given)."""
+    with Image.open(io.BytesIO(data)) as image:
+        return image.convert(mode) if mode else image.copy()
 
 
 def average_color(image: Image.Image) -> Rgb:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -13,6 +14,20 @@ from scenario_tui.core.params import Problem
 def reply(status: int, body: Any, headers: Mapping[str, str] | None = None) -> httpx.Response:
     """A JSON response."""
     return httpx.Response(status, json=body, headers=headers)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a transport sends back, after ``delay`` real seconds: ``response``, or nothing (the connection drops)."""
+
+    response: httpx.Response | None
+    delay: float = 0.0
+
+    def response_or_drop(self, request: httpx.Request) -> httpx.Response:
+        """The response; without one, the ``httpx.ReadError`` a client sees when the connection drops."""
+        if self.response is None:
+            raise httpx.ReadError("connection lost (simulated by lose_generate_answers)", request=request)
+        return self.response
 
 
 class Fault(Exception):

@@ -36,7 +36,13 @@ def make_server(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> Thr
             request = httpx.Request(self.command, f"http://{host_header}{self.path}", headers=headers, content=body)
             if sandbox.config.latency > 0:
                 time.sleep(sandbox.config.latency)
-            response = sandbox.handle(request)
+            answer = sandbox.handle(request)
+            if answer.delay > 0:
+                time.sleep(answer.delay)
+            response = answer.response
+            if response is None:  # close the connection without a word
+                self.close_connection = True
+                return
             content = response.read()
             self.send_response(response.status_code)
             for key, value in response.headers.items():

@@ -21,7 +21,10 @@ class SandboxTransport(httpx.AsyncBaseTransport):
         await request.aread()
         if self.sandbox.config.latency > 0:
             await asyncio.sleep(self.sandbox.config.latency)
-        return await asyncio.to_thread(self.sandbox.handle, request)
+        answer = await asyncio.to_thread(self.sandbox.handle, request)
+        if answer.delay > 0:
+            await asyncio.sleep(answer.delay)
+        return answer.response_or_drop(request)
 
 
 class SyncSandboxTransport(httpx.BaseTransport):
@@ -34,4 +37,7 @@ class SyncSandboxTransport(httpx.BaseTransport):
         request.read()
         if self.sandbox.config.latency > 0:
             time.sleep(self.sandbox.config.latency)
-        return self.sandbox.handle(request)
+        answer = self.sandbox.handle(request)
+        if answer.delay > 0:
+            time.sleep(answer.delay)
+        return answer.response_or_drop(request)

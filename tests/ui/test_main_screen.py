@@ -33,6 +33,8 @@ from tests.ui.conftest import Harness, blockers, costbar, note, settle, text_of,
 
 SDXL = "model_sandbox-sdxl-painter"
 SD15 = "model_sandbox-sd15-classic"
+FLUX = "model_sandbox-flux-fill"  # the sandbox's first usable model, filled in on a fresh start
+FLUX_PRO = "model_sandbox-flux-pro"
 SDXL_WHO = "SDXL model SDXL Painter (sandbox)"
 FIX_FIRST = "fix the form to see the cost"
 
@@ -174,7 +176,7 @@ async def test_full_journey_without_the_mouse(harness: Callable[..., Harness], i
     h = harness(job_seconds=10)
     app = h.app
     async with app.run_test(size=(120, 40)) as pilot:
-        await ready(app, pilot)
+        await ready(app, pilot, model=FLUX)
         assert in_field("file-image")(app.focused)  # the first field has the focus
         await pilot.press(*inputs["image"], "tab")
         assert in_field("file-mask")(app.focused)
@@ -185,7 +187,7 @@ async def test_full_journey_without_the_mouse(harness: Callable[..., Harness], i
         await pilot.press(*inputs["ref1"], "enter")
         await until(pilot, lambda: blockers(app) == "", "every blocker gone")
         cost = await quoted(app, pilot)
-        assert cost == "Cost: 28 CU"  # 4 samples at 680×512 (the 64×48 input, scaled up to SDXL's 512): 7 CU each
+        assert cost == "Cost: 4 CU"  # 4 samples of the 64×48 input's size: 1 CU each
 
         await pilot.press("ctrl+r")
         await until(pilot, lambda: len(panel(app).entries) == 1, "a row for the job", tries=50)
@@ -193,7 +195,7 @@ async def test_full_journey_without_the_mouse(harness: Callable[..., Harness], i
         await until(pilot, lambda: entry.job_id is not None, "the job id", tries=50)
         assert entry.running and entry.state == "queued"  # shown before the job could end (clock not moved)
         assert f"◌ queued  {entry.short_id}" in row_text(app, entry)
-        assert "28 CU" in row_text(app, entry)
+        assert "4 CU" in row_text(app, entry)
         assert [j.id for j in h.sandbox_jobs()] == [entry.job_id]
 
         h.sandbox_clock.advance(10)
@@ -212,8 +214,8 @@ async def test_full_journey_without_the_mouse(harness: Callable[..., Harness], i
         states = [state for _, state, _, _ in app.engine.store.history(run.id)]
         assert states[:2] == ["intent", "running"] and states[-1] == "success"
         assert run.params["prompt"] == "a red lighthouse, oil painting"
-        assert run.model == {"id": SDXL, "name": "SDXL Painter (sandbox)", "type": "sd-xl"}
-        assert run.job_id == entry.job_id and run.cost == 28
+        assert run.model == {"id": FLUX, "name": "Flux Fill (sandbox)", "type": "flux.1"}
+        assert run.job_id == entry.job_id and run.cost == 4
         assert sorted(run.files) == results  # absolute: found from any folder
         sent = h.sandbox._jobs[entry.job_id].input
         assert sent["prompt"] == "a red lighthouse, oil painting" and len(sent["ipAdapterImageIds"]) == 1
@@ -226,7 +228,7 @@ async def test_nothing_is_flagged_under_untouched_fields_but_the_summary_lists_a
         harness: Callable[..., Harness]) -> None:
     app = harness().app
     async with app.run_test(size=(120, 40)) as pilot:
-        await ready(app, pilot)
+        await ready(app, pilot, model=FLUX)
         summary = blockers(app)
         assert summary.startswith("✗ 4 to fix before submitting: ")
         for expected in ("Prompt: is required", "Input image: an input image is required (a file or an asset id)",
@@ -449,10 +451,11 @@ async def test_a_typed_model_is_looked_up_and_its_limits_apply(harness: Callable
 async def test_the_sandbox_model_filled_in_at_start_is_looked_up(harness: Callable[..., Harness]) -> None:
     app = harness().app
     async with app.run_test(size=(120, 40)) as pilot:
-        await ready(app, pilot)
-        await until(pilot, lambda: model_info(app) == "SDXL Painter (sandbox) · sd-xl", "the model looked up", seconds=5)
-        await retype(app, pilot, "#param-width", "256")
-        await wait_note(app, pilot, "width", f"✗ must be between 512 and 2048 for the {SDXL_WHO}")
+        await ready(app, pilot, model=FLUX)
+        await until(pilot, lambda: model_info(app) == "Flux Fill (sandbox) · flux.1", "the model looked up", seconds=5)
+        await focus_advanced(app, pilot)
+        await retype(app, pilot, "#param-guidance", "12")
+        await wait_note(app, pilot, "guidance", "✗ must be between 0 and 10 for the Flux dev model Flux Fill (sandbox)")
 
 
 async def test_lock_aspect_keeps_the_inputs_proportions(harness: Callable[..., Harness],
@@ -709,27 +712,27 @@ async def test_cancel_a_slow_job_from_the_job_panel(harness: Callable[..., Harne
 async def test_pick_a_model_from_the_form(harness: Callable[..., Harness]) -> None:
     app = harness().app
     async with app.run_test(size=(120, 40)) as pilot:
-        await ready(app, pilot)
+        await ready(app, pilot, model=FLUX)
         await pilot.press("ctrl+l")
         assert isinstance(app.screen, ModelPicker)
         await settle(app, pilot)
-        assert app.screen.query_one(OptionList).option_count == 4
-        await pilot.press("down", "enter")  # the second listed: SD 1.5 Classic
+        assert app.screen.query_one(OptionList).option_count == 6
+        await pilot.press("down", "enter")  # the second listed: Flux Pro
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
         model_id = widget(app, "#param-modelId")
-        assert isinstance(model_id, Input) and model_id.value == SD15 and app.focused is model_id
+        assert isinstance(model_id, Input) and model_id.value == FLUX_PRO and app.focused is model_id
 
 
 async def test_a_model_picked_in_the_list_is_looked_up(harness: Callable[..., Harness]) -> None:
     app = harness().app
     async with app.run_test(size=(120, 40)) as pilot:
-        await ready(app, pilot)
+        await ready(app, pilot, model=FLUX)
         await pilot.press("ctrl+l")
         await settle(app, pilot)
         await pilot.press("down", "enter")
-        await until(pilot, lambda: model_info(app) == "SD 1.5 Classic (sandbox) · sd-1_5", "the model looked up", seconds=5)
-        assert main(app).model is not None and main(app).model.id == SD15
+        await until(pilot, lambda: model_info(app) == "Flux Pro (sandbox) · flux.1-pro", "the model looked up", seconds=5)
+        assert main(app).model is not None and main(app).model.id == FLUX_PRO
 
 
 async def test_model_picker_when_the_workspace_has_no_usable_model(harness: Callable[..., Harness]) -> None:
@@ -811,7 +814,7 @@ async def test_quit_with_a_running_job_asks_first(harness: Callable[..., Harness
 async def test_quit_without_jobs_exits_at_once(harness: Callable[..., Harness]) -> None:
     app = harness().app
     async with app.run_test(size=(120, 40)) as pilot:
-        await ready(app, pilot)
+        await ready(app, pilot, model=FLUX)
         await pilot.press("ctrl+q")
     assert app.return_value == 0
 
@@ -819,7 +822,7 @@ async def test_quit_without_jobs_exits_at_once(harness: Callable[..., Harness]) 
 async def test_help_lists_the_keys(harness: Callable[..., Harness]) -> None:
     app = harness().app
     async with app.run_test(size=(120, 60)) as pilot:
-        await ready(app, pilot)
+        await ready(app, pilot, model=FLUX)
         await focus(app, pilot, "#param-prompt")
         await pilot.press("?")  # typed into the prompt, not a shortcut there
         assert isinstance(app.screen, MainScreen)
@@ -846,7 +849,7 @@ def screen_text(app: ScenarioApp) -> str:
 async def test_values_persist_to_the_next_run(harness: Callable[..., Harness], inputs: dict[str, str]) -> None:
     app = harness().app
     async with app.run_test(size=(120, 40)) as pilot:
-        await ready(app, pilot)
+        await ready(app, pilot, model=FLUX)
         await pilot.press(*inputs["image"], "enter")
         await focus(app, pilot, "#param-prompt")
         await pilot.press(*"a lighthouse")
@@ -856,10 +859,10 @@ async def test_values_persist_to_the_next_run(harness: Callable[..., Harness], i
 
     again = harness(ui_state=UiState.load()).app
     async with again.run_test(size=(120, 40)) as pilot:
-        await ready(again, pilot)
+        await ready(again, pilot, model=FLUX)
         assert widget(again, "#param-prompt").text == "a lighthouse"  # type: ignore[attr-defined]
         assert widget(again, "#param-strength").value == "0.6"  # type: ignore[attr-defined]
-        assert widget(again, "#param-modelId").value == SDXL  # type: ignore[attr-defined]
+        assert widget(again, "#param-modelId").value == FLUX  # type: ignore[attr-defined]
         image = main(again).form.file("image")
         assert image.value == "in.png" and image.loaded is not None
 
@@ -867,9 +870,9 @@ async def test_values_persist_to_the_next_run(harness: Callable[..., Harness], i
 async def test_quitting_saves_the_form(harness: Callable[..., Harness], inputs: dict[str, str]) -> None:
     app = harness().app
     async with app.run_test(size=(120, 40)) as pilot:
-        await ready(app, pilot)
+        await ready(app, pilot, model=FLUX)
         await focus(app, pilot, "#param-prompt")
         await pilot.press(*"a boat")
         await pilot.press("ctrl+q")
     state = UiState.load()
-    assert state.values.get("prompt") == "a boat" and state.values.get("modelId") == SDXL
+    assert state.values.get("prompt") == "a boat" and state.values.get("modelId") == FLUX

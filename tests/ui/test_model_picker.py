@@ -75,14 +75,14 @@ async def test_lists_only_usable_models() -> None:
         rows = shown(app)
         assert "SDXL Painter (sandbox) — sd-xl — model_sandbox-sdxl-painter" in rows
         assert not any("model_sandbox-flux-dev" in row for row in rows)  # no inpaint + IP-Adapter
-        assert len(rows) == 4
-        assert status(app).startswith("4 of 4 models")
+        assert len(rows) == 6
+        assert status(app).startswith("6 of 6 models")
 
 
 async def test_typing_filters_and_enter_returns_the_model() -> None:
     async with picker(sandbox_client()) as (app, pilot):
         await pilot.press("l", "o", "r", "a")
-        assert len(shown(app)) == 2 and status(app).startswith("2 of 4 models")
+        assert len(shown(app)) == 2 and status(app).startswith("2 of 6 models")
         await pilot.press("down", "enter")
         assert isinstance(app.result, ModelInfo)
         assert app.result.id == "model_sandbox-pixel-art"
@@ -98,7 +98,7 @@ async def test_filter_matches_ids_and_types_case_insensitively() -> None:
 async def test_enter_on_the_list_returns_that_model() -> None:
     async with picker(sandbox_client()) as (app, pilot):
         await pilot.press("tab", "down", "enter")
-        assert isinstance(app.result, ModelInfo) and app.result.id == "model_sandbox-sd15-classic"
+        assert isinstance(app.result, ModelInfo) and app.result.id == "model_sandbox-flux-pro"
 
 
 async def test_typed_id_is_returned_when_nothing_matches() -> None:
