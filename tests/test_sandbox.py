@@ -880,15 +880,14 @@ async def test_generate_answers_wait_after_the_job_is_created(monkeypatch: pytes
 
     monkeypatch.setattr("scenario_tui.sandbox.transport.time.sleep", record)
     monkeypatch.setattr("scenario_tui.sandbox.transport.asyncio.sleep", async_record)
-    calls = [("POST", {"dryRun": "true"}), ("POST", {}), ("GET", {})]
+    sent = [httpx.Request("POST", BASE_URL + GENERATE, params={"dryRun": "true"}, json=request()),
+            httpx.Request("POST", BASE_URL + GENERATE, json=request()), httpx.Request("GET", BASE_URL + "/jobs")]
     if mode == "sync":
-        with httpx.Client(transport=SyncSandboxTransport(sandbox), base_url=BASE_URL, auth=("k", "s")) as client:
-            codes = [client.request(m, GENERATE if m == "POST" else "/jobs", params=q,
-                                    json=request() if m == "POST" else None).status_code for m, q in calls]
+        with httpx.Client(transport=SyncSandboxTransport(sandbox), auth=("k", "s")) as client:
+            codes = [client.send(r).status_code for r in sent]
     else:
-        async with httpx.AsyncClient(transport=SandboxTransport(sandbox), base_url=BASE_URL, auth=("k", "s")) as client:
-            codes = [(await client.request(m, GENERATE if m == "POST" else "/jobs", params=q,
-                                           json=request() if m == "POST" else None)).status_code for m, q in calls]
+        async with httpx.AsyncClient(transport=SandboxTransport(sandbox), auth=("k", "s")) as client:
+            codes = [(await client.send(r)).status_code for r in sent]
     assert codes == [269, 200, 200]
     assert waits == [(2.5, 1)]  # only the real generate POST waits, once its job exists
 
