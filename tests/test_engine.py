@@ -73,8 +73,8 @@ class Rig:
         return make_engine(self.settings, self.transport, Store(self.store_path), retry_sleep=_no_wait)
 
     def draft(self, **values: Any) -> Draft:
-        image = imaging.load_image(make_image(self.files / "in.png", (64, 48)))
-        mask = imaging.load_mask(make_mask(self.files / "mask.png", (64, 48)))
+        image = imaging.load_image(make_image(self.files / "in.png", (128, 96)))
+        mask = imaging.load_mask(make_mask(self.files / "mask.png", (128, 96)))
         ref = imaging.load_image(make_image(self.files / "ref.png", (32, 32), (200, 40, 40)))
         return Draft({"modelId": MODEL, "prompt": "a lighthouse", "numSamples": 2, "seed": "7", **values},
                      image=image, mask=mask, references=(ref,))
@@ -102,10 +102,10 @@ async def _model(engine: Engine) -> Any:
 async def test_size_follows_the_input_and_a_random_seed_is_chosen_and_said(rig: Rig) -> None:
     model = await _model(rig.engine)
     request = rig.engine.build(rig.draft(seed=None), model)
-    assert (request.params.width, request.params.height) == (64, 48)
+    assert (request.params.width, request.params.height) == (128, 96)
     seed = request.params.seed
     assert seed is not None and seed.isdigit()
-    assert request.settled == ("size: 64×48 (from the input image)", f"seed: {seed} (random)")
+    assert request.settled == ("size: 128×96 (from the input image)", f"seed: {seed} (random)")
     explicit = rig.engine.build(rig.draft(width=512, height=512), model)
     assert (explicit.params.width, explicit.params.height) == (512, 512) and explicit.settled == ()
 
@@ -262,8 +262,9 @@ async def test_an_intent_left_by_a_dead_process_is_reconciled(rig: Rig) -> None:
     await rig.engine.client.generate(params)  # sent; then the process died before reading the answer
     with rig.engine.store._tx() as db:
         db.execute("UPDATE runs SET owner_pid = ? WHERE id = ?", (2**22 + 12345, run.id))  # no such process
+    rig.finish_jobs()
     [resumed] = await rig.new_engine().resume()
-    assert resumed.state is RunState.RUNNING and resumed.job_id is not None
+    assert resumed.state is RunState.SUCCESS and resumed.job_id is not None and len(resumed.files) == 2
     assert len(rig.transport.generate_posts()) == 1
 
 
@@ -324,13 +325,13 @@ async def test_every_result_carries_how_it_was_made(rig: Rig) -> None:
         prompt, negative, fields = _a1111(text)
         seed = str(7 + index)  # the sandbox gives each sample its own seed
         assert (prompt, negative) == ("a lighthouse", "blurry")
-        assert fields["Seed"] == seed and fields["Size"] == "64x48" and fields["CFG scale"] == "7"
+        assert fields["Seed"] == seed and fields["Size"] == "128x96" and fields["CFG scale"] == "7"
         assert fields["Sampler"] == "EulerDiscreteScheduler" and fields["Model"] == "SD 1.5 Classic (sandbox)"
         assert record["jobId"] == run.job_id and record["seed"] == seed and record["index"] == index
         assert [i["name"] for i in record["inputs"]] == ["in.png", "mask.png", "ref.png"]
         assert record["cost"] == done.cost and record["version"]
         with Image.open(path) as im:
-            assert im.size == (64, 48)
+            assert im.size == (128, 96)
     assert [r["file"] for r in sidecar["results"]] == [p.name for p in done.files]
     assert sidecar["parameters"]["prompt"] == "a lighthouse" and sidecar["inputs"] == done.inputs
     everything = b"".join(p.read_bytes() for p in rig.settings.output_dir.iterdir())

@@ -45,6 +45,7 @@ TRANSIENT = (NetworkError, ServerError, RateLimitedError, ProtocolError)
 UNCLEAR = (NetworkError, ServerError, ProtocolError)  # a generate POST failing so may still have made a job
 CLOCK_SKEW = 60.0  # seconds before the intent from which a lost job is looked for
 DOWNLOADS_AT_ONCE = 4
+POST_IN_FLIGHT = 600.0  # seconds after which an intent whose process still lives (or whose pid was reused) is stale
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 _MATCHED = ("modelId", "prompt", "seed", "numSamples", "width", "height")
 NO_MODELS = ("No models with the inpaint + IP-Adapter capability in this workspace. Scenario retired its "
@@ -421,6 +422,7 @@ class Engine:
         run = self._get(run_id)
         if not run.results and run.job_id:
             run = self.store.record_job(run.id, await self.client.get_job(run.job_id))
+        self.config.output_dir.mkdir(parents=True, exist_ok=True)  # resumed elsewhere, or removed meanwhile
         gate = asyncio.Semaphore(DOWNLOADS_AT_ONCE)
 
         async def one(result: ResultRecord) -> None:
@@ -493,8 +495,8 @@ class Engine:
             return run
         try:
             if run.state is RunState.INTENT:
-                if run.owner_pid != os.getpid() and _alive(run.owner_pid):
-                    return run
+                if _alive(run.owner_pid) and self.store.age(run) < POST_IN_FLIGHT:
+                    return run  # its POST may be on its way: the process that sent it reads the answer
                 self._changed(self.store.mark_unsure(run.id, "the app stopped before the server answered"))
             if run.state in (RunState.INTENT, RunState.UNSURE):
                 run = await self.reconcile(run.id)

@@ -281,6 +281,10 @@ class Store:
             return self._set(run_id, state, raw_status=job.raw_status, progress=job.progress,
                              error=job.error, hint=job.hint, note=None)
 
+    def age(self, run: Run) -> float:
+        """Seconds since the run's intent was recorded."""
+        return self._clock() - run.created
+
     def set_note(self, run_id: str, note: str | None) -> Run:
         return self._set(run_id, note=note)
 
