@@ -127,6 +127,19 @@ def is_graphics(image_cls: type[Widget] | None) -> bool:
     return image_cls is not None and protocol_name(image_cls) in ("sixel", "kitty")
 
 
+def thumbnail_class(image_cls: type[Widget] | None) -> type[Widget] | None:
+    """The widget for thumbnails inside the scrolling form: half-cell where previews draw pixels.
+
+    Sixel and kitty pixels don't move when the form scrolls (a stale copy stays behind) and a
+    modal's border drawn over them is left there; text-based half-cells have neither problem.
+    """
+    if not is_graphics(image_cls):
+        return image_cls
+    from textual_image.widget import HalfcellImage
+
+    return HalfcellImage
+
+
 def protocol_name(image_cls: type[Widget] | None) -> str:
     if image_cls is None:
         return "none (paths only)"
