@@ -150,7 +150,9 @@ def test_terminal_replies_are_cleaned_too() -> None:
 @pytest.mark.parametrize(("probe", "protocol"), [
     (Probe(stdin_tty=True, stdout_tty=True, da1=[62], xtversion="kitty(0.28.0)", kitty="OK"), "kitty"),
     (Probe(stdin_tty=True, stdout_tty=True, da1=[62], xtversion="kitty(0.27.1)", kitty="OK"), "halfcell"),
-    (Probe(stdin_tty=True, stdout_tty=True, da1=[62, 4], xtversion="WezTerm 20240203", kitty="OK"), "kitty"),
+    (Probe(stdin_tty=True, stdout_tty=True, da1=[62, 4], xtversion="WezTerm 20240203", kitty="OK"), "sixel"),
+    (Probe(stdin_tty=True, stdout_tty=True, da1=[62], xtversion="ghostty 1.1.3", kitty="OK"), "kitty"),
+    (Probe(stdin_tty=True, stdout_tty=True, da1=[62, 4], xtversion="kitty(0.26.5)", kitty="OK"), "sixel"),
     (Probe(stdin_tty=True, stdout_tty=True, da1=[64, 4]), "sixel"),
     (Probe(env={"STY": "1234.pts-0"}, stdin_tty=True, stdout_tty=True, da1=[64, 4]), "halfcell"),
     (Probe(stdin_tty=True, stdout_tty=True, da1=None), "halfcell"),

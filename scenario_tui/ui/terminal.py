@@ -306,12 +306,16 @@ def decide(probe: Probe, requested: str = "auto") -> Decision:
     if probe.da1 is None:
         return Decision("halfcell", "the terminal didn't answer DA1 in time (slow link?): coloured half-cells")
     if probe.kitty == "OK":
-        if placeholders:
-            return Decision("kitty", f"kitty graphics answered OK ({probe.terminal_name or 'terminal'})")
-        kitty = ".".join(map(str, version or ()))
+        name = probe.terminal_name or "the terminal"
+        if version is not None and placeholders or name == "ghostty":
+            return Decision("kitty", f"kitty graphics answered OK and {name} shows unicode placeholders")
+        if version is not None:
+            lacks = f"kitty {'.'.join(map(str, version))} lacks unicode placeholders (needs >= 0.28)"
+        else:
+            lacks = f"{name} answers the kitty query but doesn't show its unicode placeholders"
         if probe.sixel:
-            return Decision("sixel", f"kitty {kitty} lacks unicode placeholders (needs >= 0.28); it reports sixel")
-        return Decision("halfcell", f"kitty {kitty} lacks unicode placeholders (needs >= 0.28): coloured half-cells")
+            return Decision("sixel", f"{lacks}; DA1 reports sixel")
+        return Decision("halfcell", f"{lacks}: coloured half-cells")
     if probe.sixel:
         return Decision("sixel", "DA1 reports sixel (attribute 4)")
     return Decision("halfcell", "no sixel in DA1 and no kitty graphics: coloured half-cells")
