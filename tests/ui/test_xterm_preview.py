@@ -51,11 +51,13 @@ def read_xwd(data: bytes) -> Image.Image:
     """An XWD (ZPixmap, 32 bits per pixel) framebuffer as an RGB image."""
     fields = struct.unpack(">25I", data[:100])
     header_size, version, pixmap_format, _, width, height = fields[:6]
-    byte_order, bits_per_pixel, bytes_per_line = fields[7], fields[11], fields[12]
+    byte_order, bytes_per_line = fields[7], fields[12]
     red_mask, colours = fields[14], fields[19]
-    assert version == 7 and pixmap_format == 2 and bits_per_pixel == 32, fields[:13]
+    pixel_bytes = bytes_per_line // width  # 4 for 32 bits per pixel, and for 24 padded to 32 bits
+    assert version == 7 and pixmap_format == 2 and pixel_bytes in (3, 4), fields[:13]
     start = header_size + colours * 12
-    raw = "BGRX" if (byte_order == 0) == (red_mask == 0xFF0000) else "XRGB"
+    little = (byte_order == 0) == (red_mask == 0xFF0000)
+    raw = ("BGRX" if little else "XRGB") if pixel_bytes == 4 else ("BGR" if little else "RGB")
     return Image.frombuffer("RGB", (width, height), data[start:start + bytes_per_line * height], "raw", raw,
                             bytes_per_line, 1)
 
