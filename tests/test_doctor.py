@@ -69,7 +69,7 @@ def run_in_pty(args: list[str], answer: Answer | None, env: dict[str, str] | Non
             proc.kill()
         os.close(master)
     elapsed = time.monotonic() - started
-    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else b""
+    assert proc.returncode == 0, (proc.stderr.read() if proc.stderr else b"").decode(errors="replace")
     text = re.sub(r"\x1b(\[[\d;?>]*[a-zA-Z]|_G.*?\x1b\\)", "", written.decode("utf-8", "replace"))
     return text.replace("\r\n", "\n"), written, elapsed
 
@@ -190,3 +190,23 @@ def test_pty_pixel_size_gives_the_cell_size() -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+CHOOSE = ("from scenario_tui.ui import images; cls = images.choose('auto'); from scenario_tui.ui import sixel; "
+          "print('CHOSE', images.protocol_name(cls), sixel.registers(), images.cell_size())")
+
+
+@pytest.mark.parametrize(("replies", "env", "expected"), [
+    (URXVT, {"TERM": "rxvt-unicode-256color"}, "CHOSE half-cell 256"),
+    (XTERM_VT340, None, "CHOSE sixel 1024"),
+    (KITTY_026, {"TERM": "xterm-kitty"}, "CHOSE half-cell 256"),
+    (KITTY_035, {"TERM": "xterm-kitty"}, "CHOSE kitty 256"),
+])
+def test_the_launcher_asks_only_our_queries_and_textual_image_asks_nothing(
+        replies: dict[bytes, bytes], env: dict[str, str] | None, expected: str) -> None:
+    text, written, _ = run_in_pty([sys.executable, "-c", CHOOSE], scripted(replies), env)
+    assert expected in text
+    queries = re.findall(rb"\x1b(?:\[[\d;?>]*[a-zA-Z]|_G[^\x1b]*\x1b\\)", written)
+    kitty_like = env is not None and env.get("TERM") == "xterm-kitty"
+    assert queries.count(b"\x1b[c") == (2 if kitty_like or replies is XTERM_VT340 else 1), queries
+    assert any(q.startswith(b"\x1b_G") for q in queries) == kitty_like, "kitty query only to kitty"
