@@ -136,6 +136,9 @@ def build_parser(with_params: bool) -> argparse.ArgumentParser:
     cancel.add_argument("job_id", metavar="ID", help="a run or job id")
     cancel.add_argument("--json", action="store_true", help="print JSON on stdout")
 
+    doctor = sub.add_parser("doctor", help="show what this terminal can draw and the image protocol previews use")
+    doctor.add_argument("--json", action="store_true", help="print JSON on stdout")
+
     sb = sub.add_parser("sandbox", help="run the API simulator as a local server on 127.0.0.1")
     sb.add_argument("--port", type=int, default=8787, help="port (default: 8787; 0 picks a free one)")
     sb.add_argument("--job-seconds", type=float, default=6.0, help="how long a job takes (default: 6)")
@@ -155,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(with_params="generate" in argv).parse_args(argv)
     if args.command == "sandbox":
         return _run_sandbox(args)
+    if args.command == "doctor":
+        from scenario_tui.ui.terminal import doctor
+
+        return doctor(args.json, args.image_protocol or "auto")
     try:
         settings = _settings(args)
     except UsageError as exc:

@@ -87,16 +87,20 @@ class MainScreen(Screen[None]):
         yield KeyFooter()
 
     def _mode_text(self) -> Text:
-        app = self.app
-        text = Text()
+        """Mode badge, then the image protocol (kept within 80 columns), then the details that may be cut."""
+        app: Any = self.app
+        text = Text(no_wrap=True, overflow="ellipsis")
         if app.sandbox:
             text.append(" SANDBOX ", style="bold black on yellow")
-            text.append(" offline simulator · no account · nothing is charged · "
-                        "set SCENARIO_API_KEY and SCENARIO_API_SECRET for Scenario")
         else:
             text.append(" LIVE ", style="bold white on dark_green")
-            text.append(f"  {app.settings.base_url}  (jobs are charged in creative units)")
-        text.append(f"   images: {app.protocol}", style="dim")
+        text.append(f" images: {app.protocol} ", style="bold")
+        text.append("(scenario-tui doctor says why) · ", style="dim")
+        if app.sandbox:
+            text.append("offline simulator · no account · nothing is charged · "
+                        "set SCENARIO_API_KEY and SCENARIO_API_SECRET for Scenario")
+        else:
+            text.append(f"{app.settings.base_url} (jobs are charged in creative units)")
         return text
 
     def on_mount(self) -> None:

@@ -35,6 +35,7 @@ from scenario_tui.core.imaging import (
     thumbnail,
 )
 from scenario_tui.core.params import is_asset_id
+from scenario_tui.ui.images import thumbnail_class
 from scenario_tui.ui.state import UiState
 from scenario_tui.ui.widgets.buttons import ShortcutButton
 
@@ -250,7 +251,7 @@ class FileField(Widget):
             yield self._input
             yield ShortcutButton("Browse…", classes="file-browse", tooltip="Browse (ctrl+o)")
         with Horizontal(classes="file-status"):
-            if (image_cls := self._host.image_cls) is not None:
+            if (image_cls := thumbnail_class(self._host.image_cls)) is not None:
                 self._thumb = image_cls(classes="file-thumb")
                 yield self._thumb
             yield self._info

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from PIL import Image
 from rich.text import Text
@@ -18,9 +19,10 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from scenario_tui.core.imaging import ImageProblem, contact_sheet, load_image, thumbnail
+from scenario_tui.ui.images import cell_size, is_graphics, remeasure_cell_size
 
-CELL_PIXELS = (10, 20)
-"""Pixels assumed per terminal cell when pre-scaling images to the pane."""
+WATCH_INTERVAL = 0.25
+"""How often a pixel-drawing preview checks that it is still on screen at the right cell size."""
 EMPTY_HINT = "Pick an input image and a mask to preview them here; results appear here when a job finishes."
 _GAP = 4
 
@@ -111,6 +113,10 @@ class Preview(Widget, can_focus=True):
 
     Renders only on ``show``, navigation and resize, never on a timer (Sixel flickers when redrawn);
     title and caption are one line each, so the image area keeps its size whatever they say.
+
+    With sixel or kitty, pixels sit on top of the cells, so two more things trigger a redraw: the
+    screen becoming active again (a modal closed over the image: its border would stay) and the
+    cell size changing (a font-size or DPI change, which needn't change the size in cells).
     """
 
     DEFAULT_CSS = """
@@ -136,17 +142,43 @@ class Preview(Widget, can_focus=True):
         self.grid = False
         self._generation = 0  # renders started; a finished render older than the latest is dropped
         self._rendered_size: tuple[int, int] | None = None
+        self._was_active = True
 
     def compose(self) -> ComposeResult:
         yield Static(id="preview-title")
         with Container(id="preview-body"):
-            if self.app.image_cls is not None:
-                yield self.app.image_cls(id="preview-image")
+            if self._image_cls is not None:
+                yield self._image_cls(id="preview-image")
             yield Static(id="preview-text")
         yield Static(id="preview-caption")
 
+    @property
+    def _image_cls(self) -> type[Widget] | None:
+        return cast(Any, self.app).image_cls  # type: ignore[no-any-return]
+
     def on_mount(self) -> None:
         self._redraw()
+        if is_graphics(self._image_cls):
+            self.set_interval(WATCH_INTERVAL, self._watch_screen)
+
+    def _watch_screen(self) -> None:
+        """Redraw the image when the screen comes back from under a modal or the cell size changed."""
+        active = self.screen.is_active
+        came_back = active and not self._was_active
+        self._was_active = active
+        if remeasure_cell_size():
+            self._redraw()
+        elif came_back:
+            self.repaint_image()
+
+    def repaint_image(self) -> None:
+        """Send the image to the terminal again (every line, so the sixel or kitty data is rewritten)."""
+        if self._image_cls is None:
+            return
+        image = self.query_one("#preview-image")
+        image.refresh(layout=True)
+        for child in image.children:
+            child.refresh()
 
     def show(self, items: Sequence[PreviewItem], index: int = 0) -> None:
         """Replace the items and show the one at ``index``."""
@@ -158,15 +190,16 @@ class Preview(Widget, can_focus=True):
 
     @property
     def max_pixels(self) -> tuple[int, int]:
-        """The largest image, in pixels, the body can show at the assumed cell size."""
+        """The largest image, in pixels, the body can show at the terminal's cell size."""
         body = self.query_one("#preview-body").content_size
-        return max(1, body.width) * CELL_PIXELS[0], max(1, body.height) * CELL_PIXELS[1]
+        width, height = cell_size()
+        return max(1, body.width) * width, max(1, body.height) * height
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "step":
             return len(self.items) > 1 and not self.grid
         if action == "grid":
-            return len(self.items) > 1 and self.app.image_cls is not None
+            return len(self.items) > 1 and self._image_cls is not None
         return True
 
     def action_step(self, step: int) -> None:
@@ -180,7 +213,7 @@ class Preview(Widget, can_focus=True):
 
     def on_resize(self, event: events.Resize) -> None:
         body = self.query_one("#preview-body").content_size
-        if (body.width, body.height) != self._rendered_size:
+        if remeasure_cell_size() or (body.width, body.height) != self._rendered_size:
             self._redraw()
 
     # ------------------------------------------------------------------ rendering
@@ -194,7 +227,7 @@ class Preview(Widget, can_focus=True):
             return
         item = self.items[self.index]
         title = f"{self.index + 1}/{len(self.items)} · {item.title}"
-        if self.app.image_cls is None:
+        if self._image_cls is None:
             items, index = list(self.items), self.index
             self._prepare(self._generation, lambda: _listing_view(items, index, title))
         elif self.grid:
@@ -222,9 +255,9 @@ class Preview(Widget, can_focus=True):
         text = self.query_one("#preview-text", Static)
         text.update(Text(view.text))
         text.display = view.image is None
-        if self.app.image_cls is not None:
+        if self._image_cls is not None:
             image = self.query_one("#preview-image")
-            image.image = view.image
+            image.image = view.image  # type: ignore[attr-defined]
             image.display = view.image is not None
 
     def _set_title(self, title: str) -> None:

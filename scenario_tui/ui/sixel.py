@@ -1,0 +1,46 @@
+"""textual-image's sixel widget with our encoder (palette first, dithered, sized to the terminal).
+
+textual-image keeps the parts it does well: placing the stream in the widget's region, cropping
+and caching. Only the encoding step (``_ImageSixelImpl._image_to_sixels``, a method meant to be
+replaced) is ours; see :mod:`scenario_tui.core.sixel` for why.
+"""
+
+from __future__ import annotations
+
+from PIL import Image as PILImage
+from textual.app import ComposeResult
+from textual_image._sixel import BackgroundColor, SixelOptions
+from textual_image.widget.sixel import Image as _TextualImageSixel
+from textual_image.widget.sixel import _ImageSixelImpl
+
+from scenario_tui.core import sixel
+
+_registers = sixel.DEFAULT_REGISTERS
+
+
+def set_registers(count: int | None) -> None:
+    """The colour registers the terminal reported (XTSMGRAPHICS); ``None``: it didn't say (256)."""
+    global _registers
+    _registers = count if count and count > 1 else sixel.DEFAULT_REGISTERS
+
+
+def registers() -> int:
+    return _registers
+
+
+class _PaletteFirstSixels(_ImageSixelImpl):
+    def _image_to_sixels(
+        self,
+        image: PILImage.Image,
+        sixel_options: SixelOptions | None = None,
+        background: BackgroundColor | None = None,
+    ) -> str:
+        r, g, b, _ = background or (0, 0, 0, 1.0)
+        return sixel.encode(image, _registers, (r, g, b))
+
+
+class SixelImage(_TextualImageSixel, Renderable=_TextualImageSixel._Renderable):
+    """A sixel image widget whose stream defines every colour register before any pixel."""
+
+    def compose(self) -> ComposeResult:
+        yield _PaletteFirstSixels(self.image, self._sixel_options)
