@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
@@ -30,15 +31,16 @@ def make_client(settings: Settings, transport: httpx.AsyncBaseTransport | None =
     ``transport`` replaces the network (tests pass the sandbox's or a mock transport); ``sleep``
     the waits between retries.
     """
-    waits = {"sleep": sleep} if sleep is not None else {}
+    waits = sleep if sleep is not None else asyncio.sleep
     if settings.use_sandbox:
         if transport is None:
             from scenario_tui.sandbox import Sandbox, SandboxConfig, SandboxTransport
 
             transport = SandboxTransport(Sandbox(SandboxConfig(job_seconds=settings.sandbox_job_seconds)))
-        return ScenarioClient(SANDBOX_KEY, SANDBOX_SECRET, base_url=SANDBOX_BASE_URL, transport=transport, **waits)
+        return ScenarioClient(SANDBOX_KEY, SANDBOX_SECRET, base_url=SANDBOX_BASE_URL, transport=transport,
+                              sleep=waits)
     key, secret = settings.credentials or ("", "")
-    return ScenarioClient(key, secret, base_url=settings.base_url, transport=transport, **waits)
+    return ScenarioClient(key, secret, base_url=settings.base_url, transport=transport, sleep=waits)
 
 
 def live_scope(settings: Settings) -> str:

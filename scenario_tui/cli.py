@@ -46,7 +46,7 @@ def kebab(name: str) -> str:
 
 def _common(parser: argparse.ArgumentParser, *, nested: bool) -> None:
     """Options valid before or after the subcommand (after it, they only override when given)."""
-    d = {"default": argparse.SUPPRESS} if nested else {}
+    d: dict[str, Any] = {"default": argparse.SUPPRESS} if nested else {}
     parser.add_argument("--config", type=Path, metavar="FILE", help="config file (default: platform config dir; "
                         "env SCENARIO_TUI_CONFIG)", **d)
     parser.add_argument("--sandbox", action="store_true", help="use the offline simulator even with credentials", **d)
@@ -489,15 +489,17 @@ def _submitted(run: Run, progress: Progress) -> int | None:
     return None
 
 
-def _summary(run: Run, settings: Settings | None = None) -> dict[str, Any]:
+def _summary(run: Run) -> dict[str, Any]:
+    from scenario_tui.core.boundary import safe_name
+
     data: dict[str, Any] = {
         "runId": run.id, "jobId": run.job_id, "state": run.state.value, "status": run.raw_status,
         "created": run.created, "prompt": run.prompt, "seed": run.seed, "model": run.model, "quote": run.quote,
         "cost": run.cost, "files": [str(p) for p in run.files], "error": run.error, "hint": run.hint,
         "note": run.note,
     }
-    if settings is not None and run.job_id and run.files:
-        data["metadata"] = str(settings.output_dir / f"{run.job_id}.json")
+    if run.job_id and run.files:
+        data["metadata"] = str(run.files[0].with_name(f"{safe_name(run.job_id)}.json"))
     return data
 
 
@@ -505,7 +507,7 @@ def _outcome(run: Run, progress: Progress, settings: Settings) -> int:
     """Say how a followed run ended; its exit code."""
     from scenario_tui.core.store import RunState
 
-    summary = _summary(run, settings)
+    summary = _summary(run)
     if run.state is RunState.SUCCESS and not run.missing_results:
         progress.result(summary)
         return OK
@@ -546,9 +548,9 @@ async def _resume(args: argparse.Namespace, settings: Settings, progress: Progre
         progress.say(f"run {run.job_id or run.id}: {run.state.value}" + (f", {len(run.files)} file(s)"
                                                                           if run.files else ""))
     if len(runs) == 1 and args.job_id:
-        progress.result(_summary(runs[0], settings))
+        progress.result(_summary(runs[0]))
     else:
-        progress.result({"runs": [_summary(run, settings) for run in runs]})
+        progress.result({"runs": [_summary(run) for run in runs]})
     return max(codes) if codes else OK
 
 
@@ -562,11 +564,11 @@ async def _jobs(args: argparse.Namespace, settings: Settings, progress: Progress
             raise UsageError(f"no run or job {args.job_id} (scenario-tui jobs lists them)")
         history = store.history(run.id)
         if args.json:
-            progress.result({**_summary(run, settings), "parameters": run.params, "inputs": run.inputs,
+            progress.result({**_summary(run), "parameters": run.params, "inputs": run.inputs,
                              "history": [{"time": t, "state": s, "status": st, "detail": d}
                                          for t, s, st, d in history]})
             return OK
-        for key, value in _summary(run, settings).items():
+        for key, value in _summary(run).items():
             if value not in (None, "", []):
                 print(_clean(f"{key}: {value}"))
         print("parameters:")
@@ -580,7 +582,7 @@ async def _jobs(args: argparse.Namespace, settings: Settings, progress: Progress
         return OK
     runs = store.runs(limit=max(1, args.limit))
     if args.json:
-        progress.result({"runs": [_summary(run, settings) for run in runs]})
+        progress.result({"runs": [_summary(run) for run in runs]})
         return OK
     if not runs:
         progress.say("No runs yet.")

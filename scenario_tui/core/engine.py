@@ -346,7 +346,8 @@ class Engine:
         params, reused = await self._wire(request)
         run = self._changed(self.store.create_run(
             mode=self.config.mode, scope=self.config.scope, params=params.record(), inputs=request.inputs,
-            model=request.record, seed=params.seed, quote=quote.cost if quote else None))
+            model=request.record, seed=params.seed, quote=quote.cost if quote else None,
+            output_dir=self.config.output_dir))
         try:
             submission = await self.client.generate(params)
         except UNCLEAR as exc:
@@ -422,7 +423,7 @@ class Engine:
         run = self._get(run_id)
         if not run.results and run.job_id:
             run = self.store.record_job(run.id, await self.client.get_job(run.job_id))
-        self.config.output_dir.mkdir(parents=True, exist_ok=True)  # resumed elsewhere, or removed meanwhile
+        self._out(run).mkdir(parents=True, exist_ok=True)  # resumed elsewhere, or removed meanwhile
         gate = asyncio.Semaphore(DOWNLOADS_AT_ONCE)
 
         async def one(result: ResultRecord) -> None:
@@ -447,7 +448,7 @@ class Engine:
             raise ApiError(f"result {result.index + 1} ({result.asset_id}) has no download URL yet")
         own_seed = asset.metadata.get("seed")  # the API records each sample's own seed
         seed = str(own_seed) if isinstance(own_seed, str | int) and str(own_seed) else run.seed
-        out = self.config.output_dir
+        out = self._out(run)
         name = result_name(run.job_id, result.index, seed, asset.mime_type)
         dest = inside(out, name)
         incoming = inside(out, f".{name}.incoming")
@@ -469,7 +470,7 @@ class Engine:
 
     def _write_sidecar(self, run: Run) -> None:
         assert run.job_id is not None
-        path = inside(self.config.output_dir, f"{safe_name(run.job_id)}.json")
+        path = inside(self._out(run), f"{safe_name(run.job_id)}.json")
         data = {**result_record(run), "results": [
             {"file": Path(r.file).name if r.file else None, "assetId": r.asset_id, "seed": r.seed}
             for r in run.results]}
@@ -529,6 +530,10 @@ class Engine:
         if outcome.job is not None:
             self._changed(self.store.record_job(run.id, outcome.job))
         return outcome
+
+    def _out(self, run: Run) -> Path:
+        """The run's own output folder (the one asked for when it was submitted), else this engine's."""
+        return run.output_dir or self.config.output_dir
 
     def _get(self, run_id: str) -> Run:
         run = self.store.get(run_id)

@@ -47,7 +47,8 @@ CREATE TABLE runs (
     note TEXT,
     updated REAL NOT NULL,
     finished REAL,
-    owner_pid INTEGER NOT NULL DEFAULT 0
+    owner_pid INTEGER NOT NULL DEFAULT 0,
+    output_dir TEXT
 );
 CREATE UNIQUE INDEX runs_job ON runs(scope, job_id) WHERE job_id IS NOT NULL;
 CREATE INDEX runs_created ON runs(created);
@@ -137,6 +138,7 @@ class Run:
     updated: float
     finished: float | None
     owner_pid: int
+    output_dir: Path | None  # where its results go (the folder asked for when it was submitted)
     results: tuple[ResultRecord, ...]
 
     @property
@@ -242,16 +244,18 @@ class Store:
     # ------------------------------------------------------------------ runs
 
     def create_run(self, *, mode: str, scope: str, params: dict[str, Any], inputs: Sequence[dict[str, Any]],
-                   model: dict[str, Any] | None, seed: str | None, quote: float | None) -> Run:
+                   model: dict[str, Any] | None, seed: str | None, quote: float | None,
+                   output_dir: Path | None = None) -> Run:
         """Record the intent to submit, before the paid POST is sent."""
         run_id = uuid.uuid4().hex[:12]
         now = self._clock()
         with self._tx() as db:
             db.execute(
                 "INSERT INTO runs (id, created, mode, scope, state, params, inputs, model, seed, quote, updated,"
-                " owner_pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " owner_pid, output_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, now, mode, scope, RunState.INTENT.value, _dumps(params), _dumps(list(inputs)),
-                 _dumps(model) if model is not None else None, seed, quote, now, os.getpid()))
+                 _dumps(model) if model is not None else None, seed, quote, now, os.getpid(),
+                 str(output_dir) if output_dir is not None else None))
             self._event(db, run_id, RunState.INTENT.value, "")
         return self.get(run_id)  # type: ignore[return-value]
 
@@ -337,7 +341,8 @@ class Store:
             model=json.loads(data["model"]) if data["model"] else None, seed=data["seed"], quote=data["quote"],
             cost=data["cost"], job_id=data["job_id"], raw_status=data["raw_status"], progress=data["progress"],
             error=data["error"], hint=data["hint"], note=data["note"], updated=data["updated"],
-            finished=data["finished"], owner_pid=data["owner_pid"], results=results)
+            finished=data["finished"], owner_pid=data["owner_pid"],
+            output_dir=Path(data["output_dir"]) if data["output_dir"] else None, results=results)
 
     # ------------------------------------------------------------------ results
 

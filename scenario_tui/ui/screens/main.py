@@ -64,8 +64,9 @@ class MainScreen(Screen[None]):
 
     # --- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        state = self.app.ui_state
-        settings = self.app.settings
+        app = app_of(self)
+        state = app.ui_state
+        settings = app.settings
         initial = {k: v for k, v in settings.defaults.items() if k in P.PARAM_INFO}
         if isinstance(initial.get("concepts"), list):
             initial["concepts"] = ", ".join(
@@ -104,7 +105,7 @@ class MainScreen(Screen[None]):
         return text
 
     def on_mount(self) -> None:
-        state = self.app.ui_state
+        state = app_of(self).ui_state
         form = self.form
         if state.image:
             form.file("image").set_value(state.image)
@@ -115,7 +116,7 @@ class MainScreen(Screen[None]):
         model_id = form.text("modelId")
         if model_id:
             self._lookup_model(model_id)
-        elif self.app.sandbox:
+        elif app_of(self).sandbox:
             self._pick_first_model()
         self._validate()
 
@@ -498,7 +499,7 @@ class MainScreen(Screen[None]):
     # --- persistence -------------------------------------------------------------------------------------
     def save_state(self) -> None:
         form = self.form
-        state = self.app.ui_state
+        state = app_of(self).ui_state
         state.values = {n: v for n in form.plain_names() if (v := form.text(n)) is not None and n != "seed"}
         if form.seed_mode != "random" and form.text("seed"):
             state.values["seed"] = form.text("seed")

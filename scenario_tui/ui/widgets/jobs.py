@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from textual.worker import Worker, WorkerState
 from scenario_tui.core.api import ApiError
 from scenario_tui.core.engine import Event, FileSaved, NeedsDecision, Notice, RunChanged
 from scenario_tui.core.store import Run, RunState
+from scenario_tui.ui.paths import shown_path
 from scenario_tui.ui.services import app_of
 
 HISTORY_ROWS = 50  # earlier runs shown at start
@@ -74,14 +76,6 @@ def state_label(run: Run) -> str:
         return _ENDED_LABELS[run.state]
     known = _RUNNING_LABELS.get(_SEPARATORS.sub("", run.raw_status.lower()))
     return known or f"{UNKNOWN_PREFIX}{run.raw_status}"
-
-
-def shown_path(path: Path) -> Path:
-    """``path`` relative to the working folder when it lies inside it (shorter), else as stored."""
-    try:
-        return path.relative_to(Path.cwd())
-    except ValueError:
-        return path
 
 
 def format_elapsed(seconds: float) -> str:
@@ -281,7 +275,7 @@ class JobPanel(Widget, can_focus=True):
         self.entries: list[JobEntry] = []
         self._rows: dict[str, JobRow] = {}
         self._followed: dict[Worker[None], str] = {}
-        self._unsubscribe: Any = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="job-list", can_focus=False):
@@ -291,7 +285,10 @@ class JobPanel(Widget, can_focus=True):
 
     def on_mount(self) -> None:
         engine = app_of(self).engine
-        self._unsubscribe = engine.subscribe(lambda event: self.post_message(self.EngineEvent(event)))
+        def deliver(event: Event) -> None:
+            self.post_message(self.EngineEvent(event))
+
+        self._unsubscribe = engine.subscribe(deliver)
         self.set_interval(1.0, self._tick)
         for run in reversed(engine.store.runs(limit=HISTORY_ROWS)):
             self._show(run, select=False)
@@ -397,9 +394,9 @@ class JobPanel(Widget, can_focus=True):
             if was_open and not entry.run.unfinished:
                 self.post_message(self.Finished(entry))
         elif isinstance(event, Notice | NeedsDecision) and event.run is not None:
-            entry = self._entry(event.run.id)
-            if entry is not None:
-                self._note(entry, event.message if isinstance(event, Notice) else event.question)
+            noted = self._entry(event.run.id)
+            if noted is not None:
+                self._note(noted, event.message if isinstance(event, Notice) else event.question)
 
     # ------------------------------------------------------------------ display
 

@@ -20,6 +20,7 @@ from textual.worker import get_current_worker
 
 from scenario_tui.core.imaging import ImageProblem, contact_sheet, load_image, thumbnail
 from scenario_tui.ui.images import cell_size, is_graphics, remeasure_cell_size
+from scenario_tui.ui.paths import shown_path
 
 WATCH_INTERVAL = 0.25
 """How often a pixel-drawing preview checks that it is still on screen at the right cell size."""
@@ -55,7 +56,7 @@ def _decode(item: PreviewItem) -> Image.Image:
 
 
 def _single_view(item: PreviewItem, title: str, max_px: tuple[int, int]) -> _View:
-    caption = str(item.path) if item.path else ""
+    caption = str(shown_path(item.path)) if item.path else ""
     try:
         return _View(title, caption, image=thumbnail(_decode(item), max_px))
     except ImageProblem as exc:
@@ -103,7 +104,8 @@ def _size_of(item: PreviewItem) -> str:
 
 def _listing_view(items: Sequence[PreviewItem], index: int, title: str) -> _View:
     lines = [
-        f"{'›' if i == index else ' '} {item.path or item.title} ({_size_of(item)})" for i, item in enumerate(items)
+        f"{'›' if i == index else ' '} {shown_path(item.path) if item.path else item.title} ({_size_of(item)})"
+        for i, item in enumerate(items)
     ]
     return _View(title, "no terminal graphics: paths only", text="\n".join(lines))
 
