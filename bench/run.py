@@ -29,6 +29,8 @@ TARGETS = {
     "request": 0.5,
     "first_screen": 1.0,
     "key_latency": 0.1,
+    "end_to_disk": 1.5,  # seconds from a sandbox job's end to its results on disk
+    "rss_mib": 200,  # resident memory after 10 sandbox jobs at 2048x2048
 }
 
 
@@ -39,6 +41,13 @@ def report(name: str, runs: list[float], target: float, judge: str = "median") -
     print(f"{name:<52} median {median * 1000:7.1f} ms  worst {worst * 1000:7.1f} ms  "
           f"target {target * 1000:6.0f} ms ({judge})  {'ok' if ok else 'MISSED'}")
     return ok
+
+
+def report_value(name: str, value: float, unit: str, target: float | None = None) -> bool:
+    """One line for a figure that is not a duration in ms (bytes, MiB, seconds)."""
+    verdict = "" if target is None else f"  target {target:g} {unit}  {'ok' if value <= target else 'MISSED'}"
+    print(f"{name:<52} {value:14,.1f} {unit}{verdict}")
+    return target is None or value <= target
 
 
 def noisy_png(path: Path, size: int) -> Path:
@@ -117,7 +126,6 @@ async def _key_latency(folder: Path, presses: int) -> list[float]:
     from textual_image.widget import HalfcellImage
 
     from scenario_tui.config import load_settings
-    from scenario_tui.core.params import check
     from scenario_tui.sandbox import Sandbox, SandboxConfig, SandboxTransport
     from scenario_tui.ui.app import make_app
     from scenario_tui.ui.widgets.jobs import JobPanel
@@ -130,11 +138,9 @@ async def _key_latency(folder: Path, presses: int) -> list[float]:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         jobs = app.screen.query_one(JobPanel)
-        params = check(_body()).params
-        assert params is not None
-        for i in range(10):
-            entry = jobs.add_submitting({"i": i}, str(i), "bench")
-            jobs.submitted(entry, await app.client.generate(params))  # in progress for 600 s: polls all along
+        request = app.engine.build(_draft(folder, 64), await app.engine.resolve_model(MODEL))
+        for _ in range(10):
+            jobs.follow(await app.engine.submit(request))  # in progress for 600 s: polls all along
         app.screen.query_one(Preview).show([PreviewItem("big", big, None)])
         field = app.screen.query_one("#param-modelId", Input)
         field.focus()
@@ -162,16 +168,123 @@ async def _key_to_paint(app: Any, field: Any) -> float:
     return await painted - t0
 
 
-def _body() -> dict[str, object]:
-    from scenario_tui.core import imaging
+MODEL = "model_sandbox-flux-fill"
 
-    buf = io.BytesIO()
-    Image.new("RGB", (64, 64), (9, 9, 9)).save(buf, "PNG")
-    url = imaging.encode_data_url(buf.getvalue(), "image/png")
-    mbuf = io.BytesIO()
-    Image.new("L", (64, 64), 255).save(mbuf, "PNG")
-    return {"modelId": "model_sandbox-sdxl-painter", "prompt": "bench", "image": url,
-            "mask": imaging.encode_data_url(mbuf.getvalue(), "image/png"), "ipAdapterImages": [url], "numSamples": 1}
+
+def _draft(folder: Path, size: int, **values: object) -> Any:
+    """Input (photo-like), mask and two references of ``size`` pixels, as the engine takes them."""
+    from scenario_tui.core import imaging
+    from scenario_tui.core.engine import Draft
+
+    image = folder / f"in-{size}.png"
+    if not image.exists():
+        noisy_png(image, size)
+        mask = Image.new("L", (size, size), 0)
+        ImageDraw.Draw(mask).rectangle((size // 4, size // 4, size * 3 // 4, size * 3 // 4), fill=255)
+        mask.save(folder / f"mask-{size}.png")
+        for i in range(2):
+            noisy_png(folder / f"ref{i}-{size}.png", max(64, size // 2))
+    return Draft({"prompt": "bench", "numSamples": 1, **values}, image=imaging.load_image(image),
+                 mask=imaging.load_mask(folder / f"mask-{size}.png"),
+                 references=tuple(imaging.load_image(folder / f"ref{i}-{size}.png") for i in range(2)))
+
+
+class _Counting:
+    """Wraps the sandbox transport, adding up the bytes of every request body sent."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.sent = inner, 0
+
+    async def handle_async_request(self, request: Any) -> Any:
+        self.sent += len(await request.aread())
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def _engine(folder: Path, transport: Any, **settings: Any) -> Any:
+    from scenario_tui.backend import make_engine
+    from scenario_tui.config import load_settings
+    from scenario_tui.core.store import Store
+
+    loaded, _ = load_settings(output_dir=folder / "out", **settings)
+    return make_engine(loaded, transport, Store(folder / f"bench-{time.monotonic_ns()}.sqlite3"))
+
+
+async def bench_bytes(folder: Path) -> dict[str, float]:
+    """Request bytes sent: the first quote (uploads included), later quotes, and a re-run of the same files."""
+    from scenario_tui.sandbox import Sandbox, SandboxConfig, SandboxTransport
+
+    counting = _Counting(SandboxTransport(Sandbox(SandboxConfig(job_seconds=0))))
+    engine = _engine(folder, counting)
+    model = await engine.resolve_model(MODEL)
+    figures = {}
+    for upload in (True, False):
+        engine.config.upload_inputs = upload
+        engine.store = _engine(folder, counting).store  # nothing uploaded yet
+        counting.sent = 0
+        quote = await engine.quote(engine.build(_draft(folder, 2048), model))
+        first = counting.sent
+        for prompt in ("a", "b", "c", "d", "e"):
+            await engine.quote(engine.build(_draft(folder, 2048, prompt=prompt), model))
+        later = (counting.sent - first) / 5
+        counting.sent = 0
+        request = engine.build(_draft(folder, 2048), model)
+        await engine.submit(request, await engine.quote(request))
+        label = "uploaded once" if upload else "inline (upload_inputs = false)"
+        figures[f"first quote, 2048² + mask + 2 refs, {label}"] = first
+        figures[f"each later quote, {label}"] = later
+        figures[f"re-run (quote + submit), {label}"] = counting.sent
+        assert quote.cost > 0
+    return figures
+
+
+async def bench_end_to_disk(folder: Path, n: int) -> list[float]:
+    """Seconds from a sandbox job's end (its own clock) to every result on disk, with default polling."""
+    from scenario_tui.sandbox import Sandbox, SandboxConfig, SandboxTransport
+
+    runs = []
+    for _ in range(n):
+        sandbox = Sandbox(SandboxConfig(job_seconds=3))
+        engine = _engine(folder, SandboxTransport(sandbox))  # default poll_interval / poll_max_interval
+        request = engine.build(_draft(folder, 512, numSamples=4), await engine.resolve_model(MODEL))
+        run = await engine.submit(request)
+        done = await engine.follow(run.id)
+        assert len(done.files) == 4
+        job = sandbox._jobs[run.job_id]
+        runs.append(time.monotonic() - (job.started + job.duration))
+    return runs
+
+
+RSS = """
+import asyncio, resource, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from run import _draft, _engine, MODEL
+from scenario_tui.sandbox import Sandbox, SandboxConfig, SandboxTransport
+
+async def main():
+    folder = Path(sys.argv[1])
+    engine = _engine(folder, SandboxTransport(Sandbox(SandboxConfig(job_seconds=0))))
+    model = await engine.resolve_model(MODEL)
+    for i in range(10):
+        run = await engine.submit(engine.build(_draft(folder, 2048, width=2048, height=2048, seed=str(i)), model))
+        await engine.follow(run.id)
+    pages = int(open("/proc/self/statm").read().split()[1])
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, pages * resource.getpagesize() / 2**20)
+
+asyncio.run(main())
+"""
+
+
+def bench_rss(folder: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Peak and final resident memory (MiB) of a process that ran 10 sandbox jobs at 2048x2048."""
+    _draft(folder, 2048)  # the files, made outside the measured process
+    out = subprocess.run([sys.executable, "-c", RSS, str(folder), str(Path(__file__).parent)], check=True,
+                         capture_output=True, text=True, env=env).stdout
+    peak, final = out.strip().splitlines()[-1].split()
+    return float(peak), float(final)
 
 
 def main() -> int:
@@ -198,6 +311,13 @@ def main() -> int:
         ]
         for name, fn, target, judge in steps:
             ok &= report(name, fn(), target, judge)
+        for label, sent in asyncio.run(bench_bytes(folder)).items():
+            report_value(f"bytes sent: {label}", sent / 1024, "KiB")
+        ok &= report("job end to results on disk (sandbox, 4 results)",
+                     asyncio.run(bench_end_to_disk(folder, 2 if args.quick else 3)), TARGETS["end_to_disk"])
+        peak, final = bench_rss(folder, env)
+        ok &= report_value("RSS after 10 sandbox jobs at 2048x2048", final, "MiB", TARGETS["rss_mib"])
+        report_value("peak RSS during them", peak, "MiB")
     return 0 if ok else 1
 
 

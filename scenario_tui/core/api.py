@@ -390,7 +390,9 @@ def _cancel_answer(data: Any) -> CancelOutcome:
     job = _dict(data).get("job")
     has_job = isinstance(job, dict) and bool(_str(job.get("jobId")))
     return CancelOutcome(
-        accepted=True, message="Cancel requested.", job=Job.from_json(job) if has_job else None
+        accepted=True,
+        message="Cancel requested.",
+        job=Job.from_json(job) if isinstance(job, dict) and has_job else None,
     )
 
 

@@ -148,9 +148,12 @@ class PollSchedule:
     error_maximum: float = 60.0
     max_consecutive_errors: int = 20
 
+    near_end: float = 0.5
+
     def after(self, interval: float, job: Job) -> float:
+        """The wait before the next poll; short once the job is finishing, so results come soon."""
         if job.raw_status.lower() == "finalizing" or job.progress >= 0.9:
-            return self.first
+            return min(self.first, self.near_end)
         return min(interval * self.factor, self.maximum)
 
     def after_error(self, interval: float) -> float:
@@ -394,7 +397,7 @@ class Engine:
         if run.job_id is None:
             return run
         schedule = self.config.schedule
-        interval, errors = schedule.first, 0
+        interval, errors = schedule.first / schedule.factor, 0  # the first wait is ``first``
         while run.state is RunState.RUNNING:
             try:
                 job = await self.client.get_job(run.job_id)
@@ -412,8 +415,8 @@ class Engine:
             if (run.state, run.raw_status, run.progress, run.note) != before:
                 self._changed(run)
             if run.state is RunState.RUNNING:
-                await self._sleep(interval)
                 interval = schedule.after(interval, job)
+                await self._sleep(interval)
         if run.missing_results:
             run = await self.download(run.id)
         return run

@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, NamedTuple, cast
 
 from PIL import Image, ImageOps, ImageStat, UnidentifiedImageError
 
@@ -260,9 +260,19 @@ def _high_depth(mode: str) -> str | None:
     return {"I": "32-bit", "F": "floating-point"}.get(mode)
 
 
+def _band_extrema(im: Image.Image) -> tuple[float, float]:
+    """(min, max) of a single-band image.
+
+    Pillow's stubs type ``getextrema()`` for every mode (a per-band tuple of pairs for multi-band
+    images); for one band it is a single (min, max) pair.
+    """
+    assert len(im.getbands()) == 1, f"single-band image expected, got mode {im.mode}"
+    return cast(tuple[float, float], im.getextrema())
+
+
 def _to_8bit(im: Image.Image) -> Image.Image:
     """Scale a deep greyscale image (I;16*, I, F) to mode "L"."""
-    lo, hi = im.getextrema()
+    lo, hi = _band_extrema(im)
     if im.mode.startswith("I;16"):
         lo, hi = 0, 65535
     elif im.mode == "F" and 0 <= lo and hi <= 1:
@@ -327,10 +337,11 @@ def _binarize(im: Image.Image) -> tuple[Image.Image, list[str]]:
     """Threshold any image to a 0/255 "L" mask, preferring a non-opaque alpha channel."""
     rgba = None if _high_depth(im.mode) else _transparent_rgba(im)
     alpha = rgba.getchannel("A") if rgba is not None else None
-    if alpha is not None and alpha.getextrema()[0] < 255 and _light_strokes(rgba, alpha):
+    # alpha is not None implies rgba is not None; both are spelled out for the type checker.
+    if rgba is not None and alpha is not None and _band_extrema(alpha)[0] < 255 and _light_strokes(rgba, alpha):
         grey, lut, notes = alpha, _THRESHOLD_LUT, [_NOTE_STROKES_MASK]
         grey_note = "thresholded partly transparent pixels at 50 %"
-    elif alpha is not None and alpha.getextrema()[0] < 255:
+    elif alpha is not None and _band_extrema(alpha)[0] < 255:
         grey, lut, notes = alpha, _INVERTED_THRESHOLD_LUT, [_NOTE_ALPHA_MASK]
         grey_note = "thresholded partly transparent pixels at 50 %"
     else:

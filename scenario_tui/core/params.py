@@ -12,7 +12,7 @@ import types
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Protocol, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Protocol, Union, cast, get_args, get_origin
 
 import annotated_types
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -449,8 +449,9 @@ def bounds(name: str) -> tuple[float | None, float | None]:
     metadata = list(InpaintParams.model_fields[name].metadata)
     if name == "ipAdapterScales":
         return 0, 1
-    lo = next((m.ge for m in metadata if isinstance(m, annotated_types.Ge)), None)
-    hi = next((m.le for m in metadata if isinstance(m, annotated_types.Le)), None)
+    # annotated_types types the bounds as SupportsGe / SupportsLe; this model's are all numbers.
+    lo = next((cast(float, m.ge) for m in metadata if isinstance(m, annotated_types.Ge)), None)
+    hi = next((cast(float, m.le) for m in metadata if isinstance(m, annotated_types.Le)), None)
     return lo, hi
 
 

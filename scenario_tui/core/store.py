@@ -326,7 +326,7 @@ class Store:
     def history(self, run_id: str) -> list[tuple[float, str, str, str | None]]:
         """(time, state, server status, detail) of every change, oldest first."""
         with self._lock:
-            return [tuple(row) for row in self._db.execute(  # type: ignore[misc]
+            return [tuple(row) for row in self._db.execute(
                 "SELECT time, state, status, detail FROM events WHERE run_id = ? ORDER BY rowid", (run_id,))]
 
     def _run(self, row: tuple[Any, ...]) -> Run:

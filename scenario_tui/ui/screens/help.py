@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -19,7 +20,7 @@ def _sections() -> list[tuple[str, list[Binding]]]:
     from scenario_tui.ui.widgets.preview import Preview
     from scenario_tui.ui.widgets.references import ReferenceList
 
-    def bindings(cls: type) -> list[Binding]:
+    def bindings(cls: type[DOMNode]) -> list[Binding]:
         return [b for b in cls.BINDINGS if isinstance(b, Binding) and b.description]
 
     return [

@@ -52,12 +52,12 @@ class TextBar(Widget):
 class SectionTitle(Static, can_focus=True):
     """The focusable heading of a section; Enter or Space folds it."""
 
-    BINDINGS = [Binding("enter,space", "toggle", "Fold/unfold", show=False)]
+    BINDINGS = [Binding("enter,space", "flip", "Fold/unfold", show=False)]
 
     class Toggle(Message):
         pass
 
-    def action_toggle(self) -> None:
+    def action_flip(self) -> None:
         self.post_message(self.Toggle())
 
     def on_click(self, event: events.Click) -> None:

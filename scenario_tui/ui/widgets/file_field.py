@@ -166,6 +166,7 @@ def _resolve(role: Role, text: str, image_size: tuple[int, int] | None, thumbs: 
             return _mask_outcome(load_mask(path, image_size), thumbs)
         image = load_image(path)
     except MaskSizeMismatch as exc:
+        assert exc.mask is not None, "load_mask always attaches the loaded mask to MaskSizeMismatch"
         return _Outcome(problem=str(exc), mismatch=exc, thumb=_thumb(exc.mask.image, thumbs))
     except ImageProblem as exc:
         return _Outcome(problem=str(exc))
@@ -173,6 +174,8 @@ def _resolve(role: Role, text: str, image_size: tuple[int, int] | None, thumbs: 
 
 
 def _resized(mismatch: MaskSizeMismatch, thumbs: bool) -> _Outcome:
+    # mismatch comes from _resolve, which only keeps a MaskSizeMismatch raised by load_mask (mask attached).
+    assert mismatch.mask is not None, "MaskSizeMismatch from load_mask carries the loaded mask"
     try:
         return _mask_outcome(resize_mask(mismatch.mask, mismatch.image_size), thumbs)
     except ImageProblem as exc:

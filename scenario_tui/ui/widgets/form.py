@@ -145,7 +145,8 @@ class ParamForm(VerticalScroll):
     def _rows(self, name: str) -> Iterator[Widget]:
         value = self._initial.get(name)
         if name in ("image", "mask"):
-            yield ParamRow(name, FileField(name, id=f"file-{name}"), stacked=True)
+            role: Literal["image", "mask"] = "image" if name == "image" else "mask"
+            yield ParamRow(name, FileField(role, id=f"file-{name}"), stacked=True)
         elif name == "ipAdapterImage":
             yield ParamRow(name, FileField("reference", id="file-ipAdapterImage"), stacked=True)
         elif name == "ipAdapterImages":

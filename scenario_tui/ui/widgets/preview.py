@@ -156,7 +156,7 @@ class Preview(Widget, can_focus=True):
 
     @property
     def _image_cls(self) -> type[Widget] | None:
-        return cast(Any, self.app).image_cls  # type: ignore[no-any-return]
+        return cast(Any, self.app).image_cls
 
     def on_mount(self) -> None:
         self._redraw()
