@@ -468,7 +468,7 @@ async def _generate(args: argparse.Namespace, settings: Settings, progress: Prog
         code = _submitted(run, progress)
         if code is not None:
             return code
-        return _outcome(await engine.follow(run.id), progress, settings)
+        return _outcome(await engine.follow(run.id), progress)
 
 
 def _submitted(run: Run, progress: Progress) -> int | None:
@@ -503,7 +503,7 @@ def _summary(run: Run) -> dict[str, Any]:
     return data
 
 
-def _outcome(run: Run, progress: Progress, settings: Settings) -> int:
+def _outcome(run: Run, progress: Progress) -> int:
     """Say how a followed run ended; its exit code."""
     from scenario_tui.core.store import RunState
 
@@ -543,7 +543,7 @@ async def _resume(args: argparse.Namespace, settings: Settings, progress: Progre
                 progress.result({"runs": []})
                 return OK
     quiet = Progress(argparse.Namespace(json=False))
-    codes = [_outcome(run, quiet, settings) for run in runs]
+    codes = [_outcome(run, quiet) for run in runs]
     for run in runs:
         progress.say(f"run {run.job_id or run.id}: {run.state.value}" + (f", {len(run.files)} file(s)"
                                                                           if run.files else ""))

@@ -494,9 +494,9 @@ class Engine:
 
     async def _resume_one(self, run: Run) -> Run:
         if run.scope != self.config.scope:
-            if run.mode == "sandbox" and run.state not in (RunState.SUCCESS,):
+            if run.mode == "sandbox":  # its simulator is gone, and its results with it
                 return self._changed(self.store.mark_lost(run.id, "a sandbox job ends with the app that ran it"))
-            return run
+            return run  # another account or API: taken up when the app runs against it again
         try:
             if run.state is RunState.INTENT:
                 if _alive(run.owner_pid) and self.store.age(run) < POST_IN_FLIGHT:

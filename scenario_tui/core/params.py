@@ -197,7 +197,7 @@ class InpaintParams(BaseModel):
     # --- Inputs -------------------------------------------------------------------------------
     image: Annotated[
         str | None,
-        *_p(Group.INPUTS, "Input image", "The picture to edit: a file (sent as a data URL) or an existing asset id.",
+        *_p(Group.INPUTS, "Input image", "The picture to edit: a file (uploaded once, then sent by id) or an existing asset id.",
             kind="image"),
     ] = None
     mask: Annotated[
