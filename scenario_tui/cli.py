@@ -15,8 +15,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
+import os
 import re
+import signal
 import sys
+import threading
 import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -107,7 +111,7 @@ def build_parser(with_params: bool) -> argparse.ArgumentParser:
     _common(gen, nested=True)
     gen.add_argument("--json", action="store_true", help="print one JSON result on stdout")
     gen.add_argument("--dry-run", action="store_true", help="only quote the cost (dryRun); submit nothing")
-    gen.add_argument("--max-cost", type=float, metavar="CU", help="refuse to submit if the quote is above this")
+    gen.add_argument("--max-cost", type=_cost, metavar="CU", help="refuse to submit if the quote is above this")
     if with_params:
         _param_flags(gen)
 
@@ -153,6 +157,22 @@ def build_parser(with_params: bool) -> argparse.ArgumentParser:
     return parser
 
 
+def _cost(text: str) -> float:
+    """A cost limit: a finite number of creative units, not negative (``nan`` would disable the guard)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number of CU, 0 or more")
+    return value
+
+
+def _stop(signum: int, frame: object) -> None:
+    """SIGTERM and SIGHUP (a closed SSH session) end a command the way Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(with_params="generate" in argv).parse_args(argv)
@@ -175,11 +195,19 @@ def main(argv: list[str] | None = None) -> int:
     command = {"generate": _generate, "models": _models, "resume": _resume, "jobs": _jobs,
                "cancel": _cancel}[args.command]
     progress = Progress(args)
+    if threading.current_thread() is threading.main_thread():  # signals can only be caught there
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _stop)
     try:
-        return asyncio.run(_guarded(progress, command(args, settings, progress)))
+        code = asyncio.run(_guarded(progress, command(args, settings, progress)))
+        sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
+        return code
     except KeyboardInterrupt:
         progress.interrupted(settings)
         return INTERRUPTED
+    except BrokenPipeError:  # the reader of stdout went away (| head): end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return OK
 
 
 def _settings(args: argparse.Namespace) -> Settings:

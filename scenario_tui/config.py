@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     poll_interval: float = Field(1.0, gt=0, description="First wait between job status checks, seconds.")
     poll_max_interval: float = Field(8.0, gt=0, description="Longest wait between job status checks, seconds.")
     sandbox_job_seconds: float = Field(6.0, ge=0, description="How long a sandbox job takes.")
+    max_download_mb: float = Field(200.0, gt=0, le=4096, allow_inf_nan=False,
+                                   description="Largest result download accepted, in MiB.")
     upload_inputs: bool = Field(True, description="Upload the input image and references once as hidden assets and "
                                                   "refer to them by id (false: send them inline every time).")
     defaults: dict[str, Any] = Field(default_factory=dict,

@@ -96,6 +96,14 @@ def test_dry_run_only_quotes(files: dict[str, Path], tmp_path: Path, capsys: pyt
     assert not out.exists()
 
 
+@pytest.mark.parametrize("limit", ["nan", "inf", "-1", "lots"])
+def test_max_cost_must_be_a_finite_number(files: dict[str, Path], tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str], limit: str) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(gen_args(files, tmp_path / "out", "--max-cost", limit))
+    assert exc.value.code == cli.BAD_INPUT and "--max-cost" in capsys.readouterr().err
+
+
 def test_max_cost_refuses_to_submit(files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, stderr = run(capsys, *gen_args(files, tmp_path / "out", "--max-cost", "0.5"))
     assert code == cli.BAD_INPUT and "above --max-cost" in stderr and not (tmp_path / "out").exists()

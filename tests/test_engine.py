@@ -14,6 +14,7 @@ from PIL import Image
 from scenario_tui.backend import make_engine
 from scenario_tui.config import load_settings
 from scenario_tui.core import imaging, provenance
+from scenario_tui.core.api import ApiError
 from scenario_tui.core.engine import Draft, Engine, Event, FileSaved, NeedsDecision, Notice, RequestProblem
 from scenario_tui.core.store import RunState, Store
 from scenario_tui.sandbox import Sandbox, SandboxConfig, SandboxTransport
@@ -346,3 +347,35 @@ def test_hostile_ids_and_seeds_never_leave_the_output_folder() -> None:
     name = result_name("../../etc/job\x1b]0;x", 0, "../../../seed", "image/png")
     assert "/" not in name and ".." not in name and "\x1b" not in name
     assert name.endswith("_01_seed-seed.png")
+
+
+class Tampered(Recorder):
+    """The CDN answers with something else than the PNG it should (an HTML page, or far too much)."""
+
+    def __init__(self, sandbox: Sandbox, body: bytes) -> None:
+        super().__init__(sandbox)
+        self.body = body
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if "/sandbox-cdn/" in request.url.path:
+            return httpx.Response(200, content=self.body, headers={"Content-Type": "image/png"})
+        return await super().handle_async_request(request)
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b"<html><body>Access denied</body></html>", "not the image/png it claims"),
+    (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "not a usable image"),
+    (b"\x89PNG\r\n\x1a\n" + b"\0" * (3 * 2**20), "larger than the 2 MiB limit"),
+])
+async def test_a_download_that_is_not_the_image_is_not_saved(tmp_path: Path, body: bytes, message: str) -> None:
+    rig = Rig(tmp_path)
+    rig.transport = Tampered(rig.sandbox, body)
+    rig.engine = rig.new_engine()
+    rig.engine.config.max_download_bytes = 2 * 2**20
+    run = await rig.engine.submit(rig.engine.build(rig.draft(), await _model(rig.engine)), None)
+    rig.finish_jobs()
+    with pytest.raises(ApiError, match=message):
+        await rig.engine.follow(run.id)
+    stored = rig.engine.store.get(run.id)
+    assert stored is not None and stored.missing_results and stored.files == []
+    assert list(rig.settings.output_dir.iterdir()) == []  # nothing saved, no partial file left

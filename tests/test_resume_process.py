@@ -154,3 +154,25 @@ def test_a_rerun_of_the_same_files_sends_no_image_bytes(tmp_path: Path, servers:
     first, second = (r.body_bytes for r in server.sandbox.generate_posts())
     assert first == second and second < 4000  # the mask and the parameters: no image
     assert os.stat(data_dir() / STORE_NAME).st_mode & 0o777 == 0o600
+
+
+def test_a_closed_stdout_pipe_ends_quietly(tmp_path: Path) -> None:
+    process = subprocess.Popen([sys.executable, "-m", "scenario_tui", "models", "--json"], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # like `| head -c 0`: the reader is gone before anything is written
+    assert process.wait(timeout=60) == cli.OK
+    assert b"Traceback" not in process.stderr.read()
+
+
+@pytest.mark.usefixtures("live")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_act_like_ctrl_c(tmp_path: Path, servers: Callable[..., Server], signum: int) -> None:
+    server = servers(job_seconds=60)
+    process = generate(tmp_path, server)
+    eventually(lambda: any(r.state is RunState.RUNNING for r in runs()), "the job submitted and being followed")
+    process.send_signal(signum)
+    assert process.wait(timeout=30) == cli.INTERRUPTED
+    [run] = runs()
+    assert process.stderr is not None
+    assert f"scenario-tui resume {run.job_id}" in process.stderr.read().decode()

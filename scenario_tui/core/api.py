@@ -537,10 +537,11 @@ class ScenarioClient:
         """Cheap authenticated call; raises AuthError (or another ApiError) on failure."""
         await self._api("GET", "/models", _dict, params={"pageSize": "1"})
 
-    async def download(self, url: str, dest: Path) -> Path:
+    async def download(self, url: str, dest: Path, *, max_bytes: int | None = None) -> Path:
         """Stream a signed CDN URL to ``dest`` atomically, without credentials.
 
-        Retried like a GET; the partial file is removed on any failure.
+        Retried like a GET; the partial file is removed on any failure. A body (as decoded: a
+        compressed answer counts at its full size) over ``max_bytes`` is refused.
         """
         dest = Path(dest)
 
@@ -553,7 +554,12 @@ class ScenarioClient:
                         if not response.is_success:
                             await response.aread()
                             raise self._status_error(response)
+                        received = 0
                         async for chunk in response.aiter_bytes(_CHUNK):
+                            received += len(chunk)
+                            if max_bytes is not None and received > max_bytes:
+                                raise self._error(ProtocolError, f"the download is larger than the "
+                                                                 f"{max_bytes // 2**20} MiB limit")
                             out.write(chunk)
                 os.replace(temp, dest)
             finally:

@@ -167,6 +167,7 @@ class EngineConfig:
     scope: str  # the API instance: jobs, uploads and runs belong to one
     upload_inputs: bool = True
     schedule: PollSchedule = field(default_factory=PollSchedule)
+    max_download_bytes: int = 200 * 2**20
 
 
 def iso(t: float) -> str:
@@ -456,7 +457,8 @@ class Engine:
         dest = inside(out, name)
         incoming = inside(out, f".{name}.incoming")
         try:
-            await self.client.download(asset.url, incoming)
+            await self.client.download(asset.url, incoming, max_bytes=self.config.max_download_bytes)
+            _check_image(incoming, asset.mime_type)
             record = result_record(run, asset_id=asset.id, index=result.index, seed=seed)
             size = (run.params.get("width"), run.params.get("height"))
             text = provenance.a1111_parameters(run.params, seed=seed, model_name=run.model_name or None,
@@ -575,6 +577,19 @@ def _input(field_name: str, loaded: imaging.LoadedImage | imaging.LoadedMask | N
     if index is not None:
         data["index"] = index
     return data
+
+
+def _check_image(path: Path, claimed: str | None) -> None:
+    """A downloaded result must be a whole image of the type the server said (an HTML error page,
+    a truncated or mislabelled body is not saved)."""
+    with path.open("rb") as fh:
+        actual = imaging.sniff_mime(fh.read(16))
+    if actual is None or (claimed is not None and claimed.lower() in _EXTENSIONS and actual != claimed.lower()):
+        raise ProtocolError(f"the download is not the {claimed or 'image'} it claims to be")
+    try:
+        imaging.load_image(path)
+    except imaging.ImageProblem as exc:
+        raise ProtocolError(f"the download is not a usable image ({exc})") from None
 
 
 def _ext(data_url: str) -> str:
