@@ -71,6 +71,7 @@ def make_engine(settings: Settings, transport: httpx.AsyncBaseTransport | None =
         scope=f"sandbox:{uuid.uuid4().hex[:12]}" if sandbox else live_scope(settings),
         upload_inputs=settings.upload_inputs,
         max_download_bytes=int(settings.max_download_mb * 2**20),
+        follow_timeout=settings.follow_timeout,
         schedule=PollSchedule(first=settings.poll_interval, maximum=settings.poll_max_interval),
     )
     return Engine(client, store if store is not None else open_store(settings), config)

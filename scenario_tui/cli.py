@@ -1,7 +1,8 @@
 """The ``scenario-tui`` command: the TUI by default, plus headless subcommands.
 
 Exit codes: 0 ok, 2 bad input (flags, files, parameters, config), 3 API or auth error (or a
-submission whose outcome is unknown), 4 the job failed or was canceled, 130 interrupted.
+submission whose outcome is unknown), 4 the job failed or was canceled, 5 still running after the
+follow deadline (``follow_timeout``; the resume command is printed), 130 interrupted.
 
 Every step of a run (model, request, uploads, quote, submit, reconcile, follow, download) is the
 engine's (``core/engine.py``); this module parses flags and prints what the engine reports.
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from scenario_tui.core.engine import Draft, Engine, Event
     from scenario_tui.core.store import Run
 
-OK, BAD_INPUT, API_ERROR, JOB_FAILED, INTERRUPTED = 0, 2, 3, 4, 130
+OK, BAD_INPUT, API_ERROR, JOB_FAILED, STILL_RUNNING, INTERRUPTED = 0, 2, 3, 4, 5, 130
 PROTOCOLS = ("auto", "sixel", "kitty", "halfcell", "unicode", "none")
 # Parameters with a hand-made flag: files or lists that need more than ``--kebab-name VALUE``.
 _SPECIAL = {"image", "mask", "ipAdapterImages", "ipAdapterImageIds", "ipAdapterScales", "concepts", "modelId", "dryRun",
@@ -99,7 +100,8 @@ def build_parser(with_params: bool) -> argparse.ArgumentParser:
         prog="scenario-tui",
         description="Inpaint + IP-Adapter image generation on Scenario.com, from the terminal. "
                     "With no command, opens the interactive app (sandbox when no credentials are set).",
-        epilog="Exit codes: 0 ok, 2 bad input, 3 API/auth error, 4 job failed, 130 interrupted.",
+        epilog="Exit codes: 0 ok, 2 bad input, 3 API/auth error, 4 job failed, 5 still running after the "
+               "follow deadline (resume later), 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"scenario-tui {__version__}")
     _common(parser, nested=False)
@@ -533,6 +535,7 @@ def _summary(run: Run) -> dict[str, Any]:
 
 def _outcome(run: Run, progress: Progress) -> int:
     """Say how a followed run ended; its exit code."""
+    from scenario_tui.core import engine
     from scenario_tui.core.store import RunState
 
     summary = _summary(run)
@@ -544,6 +547,11 @@ def _outcome(run: Run, progress: Progress) -> int:
         progress.say(f"job {run.job_id} {run.raw_status or run.state.value}" + (f": {reason}" if reason else ""))
         progress.result(summary)
         return JOB_FAILED
+    resume = f"scenario-tui resume {run.job_id or run.id}"
+    if run.state is RunState.RUNNING and run.note == engine.STILL_RUNNING:
+        progress.say(f"job {run.job_id}: {run.note} (past follow_timeout); get its results with: {resume}")
+        progress.result({**summary, "resume": resume, "exitCode": STILL_RUNNING})
+        return STILL_RUNNING
     what = run.note or run.error or run.state.value
     progress.say(f"run {run.job_id or run.id}: {what}. Try again with: scenario-tui resume {run.job_id or run.id}")
     progress.result({**summary, "resume": f"scenario-tui resume {run.job_id or run.id}", "exitCode": API_ERROR})

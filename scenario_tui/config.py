@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     confirm_above: float = Field(20.0, ge=0, description="Ask before submitting a job quoted above this many CU.")
     poll_interval: float = Field(1.0, gt=0, description="First wait between job status checks, seconds.")
     poll_max_interval: float = Field(8.0, gt=0, description="Longest wait between job status checks, seconds.")
+    follow_timeout: float = Field(24 * 3600.0, gt=0, allow_inf_nan=False,
+                                  description="How long one job is followed before it is left running on the "
+                                              "server for a later resume, seconds.")
     sandbox_job_seconds: float = Field(6.0, ge=0, description="How long a sandbox job takes.")
     max_download_mb: float = Field(200.0, gt=0, le=4096, allow_inf_nan=False,
                                    description="Largest result download accepted, in MiB.")

@@ -916,6 +916,14 @@ async def test_list_models_stops_on_repeated_token(client: ScenarioClient, route
     assert route.call_count == 2
 
 
+async def test_list_models_reads_a_bounded_number_of_pages(client: ScenarioClient, router: Router) -> None:
+    tokens = iter(range(1000))
+    route = router.get(f"{BASE}/models").mock(side_effect=lambda request: httpx.Response(
+        200, json={"models": [model(f"m{next(tokens)}", USABLE)], "nextPaginationToken": f"t{request.url}"}))
+    assert len(await client.list_models(max_pages=7)) == 7 and route.call_count == 7
+    assert len(await client.list_models()) == 50 and route.call_count == 57
+
+
 async def test_list_models_empty(client: ScenarioClient, router: Router) -> None:
     models_router(router, {None: {"models": []}})
     assert await client.list_models() == []

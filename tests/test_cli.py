@@ -241,3 +241,17 @@ def test_config_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     bad.write_text("confirm_above = = 1\n")
     code, _, stderr = run(capsys, "models", "--config", str(bad))
     assert code == cli.BAD_INPUT and "c.toml" in stderr and "line 1" in stderr
+
+
+def test_a_job_still_running_past_the_follow_deadline_exits_5_with_the_resume_command(
+        files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCENARIO_TUI_SANDBOX_JOB_SECONDS", "3600")
+    monkeypatch.setenv("SCENARIO_TUI_FOLLOW_TIMEOUT", "0.05")
+    code, stdout, stderr = run(capsys, *gen_args(files, tmp_path / "out", "--json"))
+    result = json.loads(stdout)
+    assert code == cli.STILL_RUNNING == result["exitCode"] == 5
+    assert result["state"] == "running" and result["resume"] == f"scenario-tui resume {result['jobId']}"
+    assert f"still running, checked again later (past follow_timeout); get its results with: " \
+           f"scenario-tui resume {result['jobId']}" in stderr
+

@@ -379,3 +379,54 @@ async def test_a_download_that_is_not_the_image_is_not_saved(tmp_path: Path, bod
     stored = rig.engine.store.get(run.id)
     assert stored is not None and stored.missing_results and stored.files == []
     assert list(rig.settings.output_dir.iterdir()) == []  # nothing saved, no partial file left
+
+
+# --------------------------------------------------------------------------- bounds
+
+
+async def test_a_job_past_its_follow_deadline_is_left_running_for_a_later_resume(rig: Rig) -> None:
+    from dataclasses import replace
+
+    from scenario_tui.core.engine import STILL_RUNNING
+
+    clock = [0.0]
+
+    async def tick(seconds: float) -> None:  # the engine's waits move a fake clock, nothing sleeps
+        clock[0] += seconds
+
+    engine = Engine(rig.engine.client, rig.engine.store, replace(rig.engine.config, follow_timeout=5.0),
+                    sleep=tick, clock=lambda: clock[0])
+    run = await engine.submit(engine.build(rig.draft(), await _model(engine)), None)
+    left = await engine.follow(run.id)  # the sandbox's clock is frozen: the job never ends
+    assert left.state is RunState.RUNNING and left.note == STILL_RUNNING and 5.0 <= clock[0] < 20
+    rig.finish_jobs()
+    done = await rig.engine.follow(run.id)
+    assert done.state is RunState.SUCCESS and len(done.files) == 2
+
+
+async def test_polls_are_bounded_whatever_the_clock_does(rig: Rig) -> None:
+    from dataclasses import replace
+
+    from scenario_tui.core.engine import STILL_RUNNING, PollSchedule
+
+    polls = 0
+
+    async def no_wait(_: float) -> None:
+        nonlocal polls
+        polls += 1
+
+    config = replace(rig.engine.config, schedule=PollSchedule(max_polls=3))
+    engine = Engine(rig.engine.client, rig.engine.store, config, sleep=no_wait, clock=lambda: 0.0)
+    run = await engine.submit(engine.build(rig.draft(), await _model(engine)), None)
+    left = await engine.follow(run.id)
+    assert left.state is RunState.RUNNING and left.note == STILL_RUNNING
+    assert rig.transport.count("GET", f"/jobs/{run.job_id}") == 3 and polls == 3
+
+
+def test_follow_timeout_must_be_finite_and_positive() -> None:
+    from scenario_tui.config import ConfigError
+
+    for bad in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ConfigError, match="follow_timeout"):
+            load_settings(follow_timeout=bad)
+    assert load_settings()[0].follow_timeout == 24 * 3600

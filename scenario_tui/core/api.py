@@ -499,21 +499,22 @@ class ScenarioClient:
         return await self._api("GET", f"/assets/{_segment(asset_id)}", _asset_answer)
 
     async def list_models(
-        self, *, privacy: str | None = None, page_size: int = 100
+        self, *, privacy: str | None = None, page_size: int = 100, max_pages: int = 50
     ) -> list[ModelInfo]:
-        """Models with the inpaint + IP-Adapter capability, over all pages."""
+        """Models with the inpaint + IP-Adapter capability, over all pages (at most ``max_pages``)."""
         query = {"pageSize": str(page_size)}
         if privacy:
             query["privacy"] = privacy
         usable: list[ModelInfo] = []
         seen: set[str] = set()
-        while True:
+        for _ in range(max_pages):
             page, token = await self._api("GET", "/models", _models_page, params=query)
             usable.extend(model for model in page if model.usable)
             if not token or token in seen:
-                return usable
+                break
             seen.add(token)
             query["paginationToken"] = token
+        return usable
 
     async def list_jobs(self, *, created_after: str, page_size: int = 100, max_pages: int = 5) -> list[Job]:
         """Jobs created after ``created_after`` (ISO 8601), newest first, reading at most ``max_pages``."""

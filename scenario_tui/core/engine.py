@@ -45,6 +45,8 @@ TRANSIENT = (NetworkError, ServerError, RateLimitedError, ProtocolError)
 UNCLEAR = (NetworkError, ServerError, ProtocolError)  # a generate POST failing so may still have made a job
 CLOCK_SKEW = 60.0  # seconds before the intent from which a lost job is looked for
 DOWNLOADS_AT_ONCE = 4
+FOLLOW_TIMEOUT = 24 * 3600.0  # seconds a run is followed before it is left for a later resume
+STILL_RUNNING = "still running, checked again later"  # the note on a run left past its follow deadline
 POST_IN_FLIGHT = 600.0  # seconds after which an intent whose process still lives (or whose pid was reused) is stale
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 _MATCHED = ("modelId", "prompt", "seed", "numSamples", "width", "height")
@@ -147,6 +149,7 @@ class PollSchedule:
     maximum: float = 8.0
     error_maximum: float = 60.0
     max_consecutive_errors: int = 20
+    max_polls: int = 100_000  # a bound besides the follow deadline, whatever the clock does
 
     near_end: float = 0.5
 
@@ -168,6 +171,7 @@ class EngineConfig:
     upload_inputs: bool = True
     schedule: PollSchedule = field(default_factory=PollSchedule)
     max_download_bytes: int = 200 * 2**20
+    follow_timeout: float = FOLLOW_TIMEOUT  # seconds; past it ``follow`` leaves the run RUNNING, noted STILL_RUNNING
 
 
 def iso(t: float) -> str:
@@ -178,11 +182,13 @@ class Engine:
     """Runs requests through their whole life against one API, recording everything in the store."""
 
     def __init__(self, client: ScenarioClient, store: Store, config: EngineConfig, *,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.client = client
         self.store = store
         self.config = config
         self._sleep = sleep
+        self._clock = clock
         self._listeners: list[Listener] = []
         self._encoded: dict[tuple[Any, ...], imaging.EncodedInputs] = {}
 
@@ -393,13 +399,21 @@ class Engine:
     # ------------------------------------------------------------------ follow and download
 
     async def follow(self, run_id: str) -> Run:
-        """Poll the run's job to its end, then save its results; returns the final run."""
+        """Poll the run's job to its end, then save its results; returns the final run.
+
+        Past ``follow_timeout`` (or ``max_polls``) the run is given back still RUNNING, noted
+        ``STILL_RUNNING``: the job goes on on the server and a later resume takes it up.
+        """
         run = self._get(run_id)
         if run.job_id is None:
             return run
         schedule = self.config.schedule
         interval, errors = schedule.first / schedule.factor, 0  # the first wait is ``first``
+        deadline, polls = self._clock() + self.config.follow_timeout, 0
         while run.state is RunState.RUNNING:
+            if polls >= schedule.max_polls or (polls and self._clock() >= deadline):
+                return self._changed(self.store.set_note(run.id, STILL_RUNNING))
+            polls += 1
             try:
                 job = await self.client.get_job(run.job_id)
             except TRANSIENT as exc:
