@@ -1102,3 +1102,67 @@ async def test_download_to_missing_folder(client: ScenarioClient, router: Router
     with pytest.raises(FileNotFoundError):
         await client.download(CDN_URL, tmp_path / "missing" / "out.png")
     assert not route.called
+
+
+# --------------------------------------------------------------------------- answer sizes
+
+
+class Counting(httpx.AsyncByteStream):
+    """A body of ``total`` bytes made on demand, counting what was read of it."""
+
+    def __init__(self, total: int, fill: bytes = b" ") -> None:
+        self.total, self.fill, self.read = total, fill, 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while self.read < self.total:
+            chunk = self.fill * min(65536, self.total - self.read)
+            self.read += len(chunk)
+            yield chunk
+
+
+async def test_a_json_answer_over_the_limit_is_refused_before_decoding(
+        client: ScenarioClient, router: Router) -> None:
+    from scenario_tui.core.api import MAX_ANSWER
+
+    body = Counting(1024 * 2**20)  # 1 GiB of JSON whitespace, never read whole
+    router.get(f"{BASE}/jobs/j").respond(200, stream=body)
+    with pytest.raises(ProtocolError, match="larger than the 5 MiB limit") as caught:
+        await client.get_job("j")
+    assert caught.value.status == 200 and body.read < MAX_ANSWER + 2**20
+
+
+async def test_a_gzip_bomb_answer_counts_at_its_expanded_size(client: ScenarioClient, router: Router) -> None:
+    import gzip
+
+    bomb = gzip.compress(b" " * (64 * 2**20))  # ~64 KB on the wire
+    router.get(f"{BASE}/jobs/j").respond(200, content=bomb, headers={"Content-Encoding": "gzip"})
+    with pytest.raises(ProtocolError, match="5 MiB limit"):
+        await client.get_job("j")
+
+
+async def test_an_answer_just_under_the_limit_is_decoded(client: ScenarioClient, router: Router) -> None:
+    from scenario_tui.core.api import MAX_ANSWER
+
+    text = json.dumps(job_answer())
+    router.get(f"{BASE}/jobs/j").respond(200, content=text + " " * (MAX_ANSWER - len(text)))
+    assert (await client.get_job("j")).id == "job_123"
+
+
+async def test_a_huge_error_body_is_read_only_in_part_and_keeps_its_status(
+        client: ScenarioClient, router: Router, sleeps: list[float]) -> None:
+    bodies = [Counting(512 * 2**20, b"x") for _ in range(5)]
+    route = router.get(f"{BASE}/jobs/j").mock(side_effect=[httpx.Response(503, stream=b) for b in bodies])
+    with pytest.raises(ServerError) as caught:
+        await client.get_job("j")
+    assert route.call_count == 5 and len(sleeps) == 4  # still retried like any 503
+    assert caught.value.message == "x" * 300 + "…"
+    assert all(b.read <= 2**20 for b in bodies)
+
+
+async def test_a_download_error_body_is_read_only_in_part(
+        client: ScenarioClient, router: Router, tmp_path: Path) -> None:
+    body = Counting(512 * 2**20, b"<")
+    cdn_route(router, httpx.Response(404, stream=body))
+    with pytest.raises(NotFoundError):
+        await client.download(CDN_URL, tmp_path / "out.png")
+    assert body.read <= 2**20 and list(tmp_path.iterdir()) == []

@@ -38,6 +38,8 @@ _UNEXPECTED = "unexpected answer from the server"
 _CONNECT_TIMEOUT = 10.0
 _WRITE_TIMEOUT = 120.0  # room for ~10 MB JSON bodies on slow uplinks
 _CHUNK = 64 * 1024
+MAX_ANSWER = 5 * 2**20  # largest JSON answer decoded (as received, after any gzip)
+_MAX_ERROR_BODY = 64 * 1024  # what is read of an error body: its message is cut to _MAX_MESSAGE anyway
 _MIN_SECRET = 4  # shorter values (test placeholders) would blank out ordinary letters
 _CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
 _STATUS_SEPARATORS = re.compile(r"[\s_-]+")
@@ -553,8 +555,7 @@ class ScenarioClient:
                     # The URL string is sent as is: re-encoding would break the signature.
                     async with self._http.stream("GET", url, follow_redirects=True) as response:
                         if not response.is_success:
-                            await response.aread()
-                            raise self._status_error(response)
+                            raise self._status_error(response, await _read_upto(response, _MAX_ERROR_BODY))
                         received = 0
                         async for chunk in response.aiter_bytes(_CHUNK):
                             received += len(chunk)
@@ -584,12 +585,16 @@ class ScenarioClient:
         """One API call with credentials; any 2xx is success; GETs (or ``retry``) are retried."""
 
         async def attempt() -> T:
-            response = await self._http.request(
+            async with self._http.stream(
                 method, self._base_url + path, params=params, json=body, headers=self._auth_headers
-            )
-            if not response.is_success:
-                raise self._status_error(response)
-            return self._parse(response, build)
+            ) as response:
+                if not response.is_success:
+                    raise self._status_error(response, await _read_upto(response, _MAX_ERROR_BODY))
+                content = await _read_upto(response, MAX_ANSWER + 1)
+            if len(content) > MAX_ANSWER:
+                raise self._error(ProtocolError, f"{_UNEXPECTED}: the answer is larger than the "
+                                                 f"{MAX_ANSWER // 2**20} MiB limit", response.status_code)
+            return self._parse(response.status_code, content, build)
 
         return await self._retrying(self._guarded(attempt), retry=method == "GET" if retry is None else retry)
 
@@ -627,23 +632,23 @@ class ScenarioClient:
             return min(retry_after, self._max_backoff)
         return random.uniform(0.0, min(self._max_backoff, self._backoff * 2**retries))
 
-    def _parse(self, response: httpx.Response, build: Callable[[Any], T]) -> T:
+    def _parse(self, status: int, content: bytes, build: Callable[[Any], T]) -> T:
         """Apply ``build`` to a 2xx JSON body; anything unexpected is a ProtocolError."""
         try:
-            data = response.json()
-        except ValueError:
-            problem = f"not JSON: {response.text}"
+            data = json.loads(content)
+        except (ValueError, RecursionError):
+            problem = f"not JSON: {content[:_MAX_MESSAGE * 4].decode('utf-8', 'replace')}"
         else:
             try:
                 return build(data)
             except ValueError as exc:
                 problem = str(exc)
-        raise self._error(ProtocolError, f"{_UNEXPECTED}: {problem}", response.status_code)
+        raise self._error(ProtocolError, f"{_UNEXPECTED}: {problem}", status)
 
-    def _status_error(self, response: httpx.Response) -> ApiError:
-        """The typed error for a non-2xx response whose body has been read."""
+    def _status_error(self, response: httpx.Response, content: bytes) -> ApiError:
+        """The typed error for a non-2xx response, from (the first part of) its body."""
         status = response.status_code
-        message = _server_message(response)
+        message = _server_message(response, content)
         if status < 400:
             return self._error(ProtocolError, f"{_UNEXPECTED}: {message}", status)
         cls = _ERRORS_BY_STATUS.get(status) or (ServerError if status >= 500 else RejectedError)
@@ -666,11 +671,23 @@ class ScenarioClient:
         return cls(message, status, retry_after)
 
 
-def _server_message(response: httpx.Response) -> str:
+async def _read_upto(response: httpx.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of the (decoded) body, reading no further than that."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes(_CHUNK):
+        parts.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(parts)[:limit]
+
+
+def _server_message(response: httpx.Response, content: bytes) -> str:
     """First of reason/message/error/detail (strings), else the raw body; plus a 429's limit."""
     try:
-        data = response.json()
-    except ValueError:
+        data = json.loads(content)
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         message = next(
@@ -682,7 +699,7 @@ def _server_message(response: httpx.Response) -> str:
             if limit is not None:
                 message += f" (limit {limit} for {action})" if action else f" (limit {limit})"
             return message
-    return response.text or response.reason_phrase or "empty answer"
+    return content.decode("utf-8", "replace") or response.reason_phrase or "empty answer"
 
 
 def _describe(exc: Exception) -> str:
