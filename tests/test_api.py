@@ -1166,3 +1166,43 @@ async def test_a_download_error_body_is_read_only_in_part(
     with pytest.raises(NotFoundError):
         await client.download(CDN_URL, tmp_path / "out.png")
     assert body.read <= 2**20 and list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- secrets in job text
+
+
+def _echoing_job(**changes: Any) -> dict[str, Any]:
+    echo = f"key {KEY}, secret {SECRET}, header Basic {TOKEN}"
+    return {**JOB, "status": "failure", **changes,
+            "metadata": {**JOB["metadata"], "error": {"message": f"failed: {echo}"}, "hint": f"check {echo}"}}
+
+
+def _clean_job(job: Job | None) -> None:
+    assert job is not None and job.error and job.hint
+    for text in (job.error, job.hint, job.raw_status, repr(job)):
+        assert KEY not in text and SECRET not in text and TOKEN not in text
+    assert job.error == "failed: key ***, secret ***, header Basic ***"
+
+
+async def test_secrets_echoed_in_a_jobs_error_and_hint_are_scrubbed(client: ScenarioClient, router: Router) -> None:
+    router.get(f"{BASE}/jobs/j").respond(200, json={"job": _echoing_job(status=f"failure {SECRET}")})
+    router.get(f"{BASE}/jobs").respond(200, json={"jobs": [_echoing_job()]})
+    router.post(f"{BASE}/jobs/j/action").respond(200, json={"job": _echoing_job()})
+    job = await client.get_job("j")
+    _clean_job(job)
+    assert job.raw_status == "failure ***"
+    [listed] = await client.list_jobs(created_after="2025-01-01T00:00:00Z")
+    _clean_job(listed)
+    _clean_job((await client.cancel_job("j")).job)
+
+
+async def test_secrets_echoed_in_a_submitted_jobs_text_are_scrubbed(client: ScenarioClient, router: Router) -> None:
+    class Params:
+        def body(self) -> dict[str, Any]:
+            return {"prompt": "p"}
+
+        def query(self) -> dict[str, str]:
+            return {}
+
+    router.post(f"{BASE}/generate/inpaint-ip-adapter").respond(200, json={"job": _echoing_job()})
+    _clean_job((await client.generate(Params())).job)

@@ -430,3 +430,36 @@ def test_follow_timeout_must_be_finite_and_positive() -> None:
         with pytest.raises(ConfigError, match="follow_timeout"):
             load_settings(follow_timeout=bad)
     assert load_settings()[0].follow_timeout == 24 * 3600
+
+
+class Echoing(Recorder):
+    """A server that fails every job with the caller's credentials in its error and hint."""
+
+    def __init__(self, sandbox: Sandbox, echo: str) -> None:
+        super().__init__(sandbox)
+        self.echo = echo
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        if request.method != "GET" or "/jobs/" not in request.url.path:
+            return response
+        data = json.loads(await response.aread())
+        data["job"].update(status="failure")
+        data["job"]["metadata"].update(error=f"bad auth {self.echo}", hint=f"retry with {self.echo}")
+        return httpx.Response(200, json=data)
+
+
+async def test_secrets_a_server_echoes_in_a_job_error_never_reach_the_store(tmp_path: Path) -> None:
+    import base64
+
+    rig = Rig(tmp_path)
+    key, secret = "live-key-1234", "live-secret-5678"
+    token = base64.b64encode(f"{key}:{secret}".encode()).decode()
+    rig.transport = Echoing(rig.sandbox, f"{key}:{secret} (Basic {token})")
+    rig.engine = rig.new_engine()
+    run = await rig.engine.submit(rig.engine.build(rig.draft(), await _model(rig.engine)), None)
+    ended = await rig.engine.follow(run.id)
+    assert ended.state is RunState.FAILURE and ended.error == "bad auth ***:*** (Basic ***)"
+    assert ended.hint == "retry with ***:*** (Basic ***)"
+    stored = rig.store_path.read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("runs.sqlite3*"))
+    assert not any(s.encode() in stored for s in (key, secret, token))

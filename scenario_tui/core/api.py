@@ -16,7 +16,7 @@ import random
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -471,23 +471,25 @@ class ScenarioClient:
 
     async def generate(self, params: RequestParams) -> Submission:
         """Submit the generation. Never retried: a failed POST may still have created a paid job."""
-        return await self._api(
+        submission = await self._api(
             "POST", _GENERATE, _submission_answer, params=params.query(), body=params.body()
         )
+        return replace(submission, job=self._scrub_job(submission.job))
 
     async def get_job(self, job_id: str) -> Job:
         """Current state of a job."""
-        return await self._api("GET", f"/jobs/{_segment(job_id)}", _job_answer)
+        return self._scrub_job(await self._api("GET", f"/jobs/{_segment(job_id)}", _job_answer))
 
     async def cancel_job(self, job_id: str) -> CancelOutcome:
         """Ask to cancel a job; a 400 "Cannot cancel …" is an outcome, not an error."""
         path = f"/jobs/{_segment(job_id)}/action"
         try:
-            return await self._api("POST", path, _cancel_answer, body={"action": "cancel"})
+            outcome = await self._api("POST", path, _cancel_answer, body={"action": "cancel"})
         except RejectedError as exc:
             if exc.status == 400 and "cannot cancel" in exc.message.lower():
                 return CancelOutcome(accepted=False, message=exc.message, job=None)
             raise
+        return replace(outcome, job=self._scrub_job(outcome.job)) if outcome.job else outcome
 
     async def upload_asset(self, data_url: str, name: str, *, hide: bool = False) -> Asset:
         """Upload an image given as a data URL (``hide``: kept out of the asset library)."""
@@ -525,7 +527,7 @@ class ScenarioClient:
         seen: set[str] = set()
         for _ in range(max_pages):
             page, token = await self._api("GET", "/jobs", _jobs_page, params=query)
-            jobs.extend(page)
+            jobs.extend(map(self._scrub_job, page))
             if not token or token in seen:
                 break
             seen.add(token)
@@ -655,6 +657,18 @@ class ScenarioClient:
         retry_after = _parse_retry_after(response.headers.get("Retry-After"))
         return self._error(cls, message, status, retry_after)
 
+    def _scrub(self, text: str) -> str:
+        """``text`` with the key, the secret and the Basic token replaced by ``***``."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _scrub_job(self, job: Job) -> Job:
+        """The job with credentials removed from the server's own text (status, error, hint), which is
+        stored, shown and printed as ``--json``."""
+        return replace(job, raw_status=self._scrub(job.raw_status),
+                       error=job.error and self._scrub(job.error), hint=job.hint and self._scrub(job.hint))
+
     def _error(
         self,
         cls: type[ApiError],
@@ -663,9 +677,7 @@ class ScenarioClient:
         retry_after: float | None = None,
     ) -> ApiError:
         """An error whose message is one clipped line, free of credentials."""
-        for secret in self._secrets:
-            message = message.replace(secret, "***")
-        message = _CONTROL_OR_SPACE.sub(" ", message).strip()
+        message = _CONTROL_OR_SPACE.sub(" ", self._scrub(message)).strip()
         if len(message) > _MAX_MESSAGE:
             message = message[:_MAX_MESSAGE] + "…"
         return cls(message, status, retry_after)
