@@ -146,7 +146,7 @@ def build_parser(with_params: bool) -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print JSON on stdout")
 
     sb = sub.add_parser("sandbox", help="run the API simulator as a local server on 127.0.0.1")
-    sb.add_argument("--port", type=int, default=8787, help="port (default: 8787; 0 picks a free one)")
+    sb.add_argument("--port", type=_port, default=8787, help="port (default: 8787; 0 picks a free one)")
     sb.add_argument("--job-seconds", type=float, default=6.0, help="how long a job takes (default: 6)")
     sb.add_argument("--fail-rate", type=float, default=0.0, help="fraction of jobs that fail (default: 0)")
     sb.add_argument("--error-rate", type=float, default=0.0, help="fraction of calls answered 503 (default: 0)")
@@ -167,6 +167,17 @@ def _cost(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number of CU, 0 or more")
+    return value
+
+
+def _port(text: str) -> int:
+    """A TCP port, 0 (any free one) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: a port is 0 to 65535")
     return value
 
 
@@ -421,10 +432,11 @@ def _split_refs(values: list[str]) -> tuple[list[Path], list[str]]:
 
 
 def _is_path(value: str) -> bool:
-    """An argument names a file unless it looks like a bare asset id and no such file exists."""
+    """An argument names a file unless no such file exists and it looks like an asset id (``asset_...``):
+    a mistyped file name is "no such file", never sent as an id."""
     from scenario_tui.core.params import is_asset_id
 
-    return Path(value).exists() or not is_asset_id(value)
+    return Path(value).exists() or not (value.startswith("asset_") and is_asset_id(value))
 
 
 def _concepts(values: list[str]) -> list[dict[str, str]]:

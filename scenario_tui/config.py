@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import stat
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from platformdirs import user_config_path, user_data_path, user_pictures_path
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
@@ -20,6 +22,7 @@ APP_NAME = "scenario-tui"
 CONFIG_ENV = "SCENARIO_TUI_CONFIG"
 ImageProtocol = Literal["auto", "sixel", "kitty", "halfcell", "unicode", "none"]
 
+MAX_CONFIG_BYTES = 2**20
 _file_data: ContextVar[dict[str, Any]] = ContextVar("_file_data", default={})
 
 
@@ -66,13 +69,13 @@ class Settings(BaseSettings):
     output_dir: Path = Field(default_factory=lambda: user_pictures_path() / APP_NAME,
                              description="Where results and their parameters are saved.")
     image_protocol: ImageProtocol = Field("auto", description="Terminal graphics for previews.")
-    confirm_above: float = Field(20.0, ge=0, description="Ask before submitting a job quoted above this many CU.")
-    poll_interval: float = Field(1.0, gt=0, description="First wait between job status checks, seconds.")
-    poll_max_interval: float = Field(8.0, gt=0, description="Longest wait between job status checks, seconds.")
+    confirm_above: float = Field(20.0, ge=0, allow_inf_nan=False, description="Ask before submitting a job quoted above this many CU.")
+    poll_interval: float = Field(1.0, gt=0, allow_inf_nan=False, description="First wait between job status checks, seconds.")
+    poll_max_interval: float = Field(8.0, gt=0, allow_inf_nan=False, description="Longest wait between job status checks, seconds.")
     follow_timeout: float = Field(24 * 3600.0, gt=0, allow_inf_nan=False,
                                   description="How long one job is followed before it is left running on the "
                                               "server for a later resume, seconds.")
-    sandbox_job_seconds: float = Field(6.0, ge=0, description="How long a sandbox job takes.")
+    sandbox_job_seconds: float = Field(6.0, ge=0, allow_inf_nan=False, description="How long a sandbox job takes.")
     max_download_mb: float = Field(200.0, gt=0, le=4096, allow_inf_nan=False,
                                    description="Largest result download accepted, in MiB.")
     upload_inputs: bool = Field(True, description="Upload the input image and references once as hidden assets and "
@@ -96,9 +99,18 @@ class Settings(BaseSettings):
     @field_validator("base_url")
     @classmethod
     def _https(cls, v: str) -> str:
-        v = v.rstrip("/")
-        if not v.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-            raise ValueError("must start with https:// (plain http only for a local sandbox)")
+        v = v.strip().rstrip("/")
+        try:
+            url = urlsplit(v)
+            host = url.hostname
+            url.port  # noqa: B018 - raises on a port that is not a number in range
+        except ValueError as exc:
+            raise ValueError(f"not a usable URL ({exc})") from None
+        if not host:
+            raise ValueError("must be a URL such as https://api.cloud.scenario.com/v1")
+        if url.scheme != "https" and not (url.scheme == "http" and is_loopback(host)):
+            raise ValueError("must start with https:// (plain http only for a loopback host: 127.0.0.0/8, ::1 "
+                             "or localhost)")
         return v
 
     @field_validator("output_dir")
@@ -141,8 +153,31 @@ class Settings(BaseSettings):
         return f"LIVE: Scenario API at {self.base_url}"
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (as parsed from a URL) names this machine: localhost, 127.0.0.0/8 or ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:
-    """Parse the TOML file; return its data and warnings. Missing file = empty."""
+    """Parse the TOML file; return its data and warnings. Missing file = empty.
+
+    Only a regular file of at most ``MAX_CONFIG_BYTES`` is read (not a directory, /dev/zero or a FIFO).
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return {}, []
+    except OSError as exc:
+        raise ConfigError(f"{path}: can't be read ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{path}: not a regular file")
+    if info.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 2**20} MiB, not a config file")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -155,6 +190,8 @@ def read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None  # tomllib's text carries "(at line N, column M)"
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config file") from None
     warnings = []
     if "api_secret" in data and os.name == "posix" and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         warnings.append(f"{path} holds your API secret and other users can read it: run chmod 600 {path}")

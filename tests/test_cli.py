@@ -255,3 +255,49 @@ def test_a_job_still_running_past_the_follow_deadline_exits_5_with_the_resume_co
     assert f"still running, checked again later (past follow_timeout); get its results with: " \
            f"scenario-tui resume {result['jobId']}" in stderr
 
+
+
+@pytest.mark.parametrize("flag", ["--image", "--ref"])
+@pytest.mark.parametrize("value", ["inputpng", "my-photo", "asset", "assetX123"])
+def test_a_mistyped_file_name_is_no_such_file_not_an_asset_id(
+        files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        flag: str, value: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = gen_args(files, tmp_path / "out")
+    args[args.index(flag) + 1] = value
+    code, _, stderr = run(capsys, *args)
+    assert code == cli.BAD_INPUT and f"{value}: no such file" in stderr
+    assert not (tmp_path / "out").exists()  # nothing quoted or submitted
+
+
+def test_a_value_that_looks_like_an_asset_id_is_sent_as_one(files: dict[str, Path], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str],
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = gen_args(files, tmp_path / "out", "--dry-run", "--width", "512", "--height", "512")
+    args[args.index("--image") + 1] = "asset_unknown123"
+    args[args.index("--mask") + 1] = str(make_image(tmp_path / "mask512.png", (512, 512), (255, 255, 255)))
+    code, _, stderr = run(capsys, *args)
+    assert code == cli.API_ERROR and "no asset with id asset_unknown123" in stderr  # sent as an id
+
+
+@pytest.mark.parametrize("target", ["/dev/zero", "DIR"])
+def test_a_config_that_is_not_a_regular_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     target: str) -> None:
+    path = str(tmp_path) if target == "DIR" else target
+    code, _, stderr = run(capsys, "models", "--config", path)
+    assert code == cli.BAD_INPUT and f"{path}: not a regular file" in stderr and "Traceback" not in stderr
+
+
+def test_a_deeply_nested_config_exits_2_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 50_000 + "]" * 50_000 + "\n")
+    code, _, stderr = run(capsys, "jobs", "--config", str(deep))
+    assert code == cli.BAD_INPUT and "deep.toml: nested too deeply" in stderr
+
+
+@pytest.mark.parametrize("port", ["-1", "65536", "http", "1e3"])
+def test_sandbox_port_must_be_0_to_65535(capsys: pytest.CaptureFixture[str], port: str) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["sandbox", "--port", port])
+    assert exc.value.code == 2 and "--port" in capsys.readouterr().err

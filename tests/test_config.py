@@ -116,3 +116,49 @@ def test_write_private_creates_owner_only_files(tmp_path: Path) -> None:
     target = tmp_path / "sub" / "state.json"
     write_private(target, "{}")
     assert stat.S_IMODE(os.stat(target).st_mode) == 0o600 and target.read_text() == "{}"
+
+
+@pytest.mark.parametrize("url", [
+    "https://api.cloud.scenario.com/v1", "http://127.0.0.1:8787/v1", "http://127.9.8.7/v1", "http://localhost:1/v1",
+    "http://LOCALHOST/v1", "http://[::1]:8787/v1", "https://example.com:8443/v1/",
+])
+def test_base_url_is_https_or_plain_http_to_a_loopback_host(url: str) -> None:
+    assert load_settings(base_url=url)[0].base_url == url.rstrip("/")
+
+
+@pytest.mark.parametrize("url", [
+    "http://localhost.evil.com/v1", "http://127.0.0.1.evil.com/v1", "http://127.0.0.1@evil.com/v1",
+    "http://api.cloud.scenario.com/v1", "http://10.0.0.1/v1", "ftp://127.0.0.1/v1", "https:///v1", "api.example/v1",
+    "http://[::2]/v1", "https://example.com:99999/v1", "",
+])
+def test_base_url_that_is_not_https_or_loopback_is_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match="base_url: "):
+        load_settings(base_url=url)
+
+
+@pytest.mark.parametrize("key", ["confirm_above", "poll_interval", "poll_max_interval", "sandbox_job_seconds",
+                                 "follow_timeout", "max_download_mb"])
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
+def test_numeric_settings_must_be_finite(tmp_path: Path, key: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        load_settings(write(tmp_path / "c.toml", f"{key} = {value}\n"))
+
+
+@pytest.mark.parametrize("path", [Path("/dev/zero"), Path("/dev/null"), None])
+def test_a_config_path_that_is_not_a_regular_file_is_refused(tmp_path: Path, path: Path | None) -> None:
+    target = path or tmp_path  # a directory
+    with pytest.raises(ConfigError, match=f"{target}: not a regular file"):
+        load_settings(target)
+
+
+def test_a_huge_config_file_is_refused_unread(tmp_path: Path) -> None:
+    big = tmp_path / "big.toml"
+    big.write_bytes(b"#" * (2**20 + 1))
+    with pytest.raises(ConfigError, match="big.toml: larger than 1 MiB"):
+        load_settings(big)
+
+
+def test_deeply_nested_toml_names_the_file(tmp_path: Path) -> None:
+    deep = write(tmp_path / "deep.toml", "defaults = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(ConfigError, match="deep.toml: nested too deeply"):
+        load_settings(deep)
