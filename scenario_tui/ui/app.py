@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from textual.app import App, SystemCommand
+from textual.notifications import SeverityLevel
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
@@ -16,6 +17,7 @@ from textual.widget import Widget
 from scenario_tui.backend import Sleep, make_engine
 from scenario_tui.config import Settings
 from scenario_tui.core.api import ScenarioClient
+from scenario_tui.core.boundary import printable
 from scenario_tui.core.engine import Engine
 from scenario_tui.core.store import Store
 from scenario_tui.ui.images import protocol_name
@@ -54,6 +56,12 @@ class ScenarioApp(App[int]):
     @property
     def client(self) -> ScenarioClient:
         return self.engine.client
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every toast (and their server text) without control characters."""
+        super().notify(printable(message), title=printable(title), severity=severity, timeout=timeout,
+                       markup=markup)
 
     def on_mount(self) -> None:
         if self.settings.keymap:

@@ -301,3 +301,63 @@ async def test_a_sandbox_relaunch_says_earlier_sandbox_jobs_are_gone(tmp_path: P
         await until(pilot, lambda: bool(second.panel.entries) and not second.panel.entries[0].running)
         entry = second.panel.entries[0]
         assert entry.state == "tracking stopped" and "ends with the app" in details(second)
+
+
+ESCAPES = "\x1b[2J\x1b]0;pwned\x07\x1b]52;c;SGVsbG8=\x07\x9b31m\x1b[?1049h\r\x08"
+
+
+class Hostile(httpx.AsyncBaseTransport):
+    """The sandbox, with escape sequences and markup put into every job's status, error and hint."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if request.method != "GET" or "/jobs/" not in request.url.path:
+            return response
+        import json
+
+        data = json.loads(await response.aread())
+        job = data["job"]
+        job["status"] = f"{job['status']}{ESCAPES}[bold]loud[/bold]" if job["status"] != "failure" else "failure"
+        job["metadata"].update(error=f"boom{ESCAPES}[red]red[/red]", hint=f"try{ESCAPES}[link=x]here[/link]")
+        return httpx.Response(response.status_code, json=data)
+
+
+def _screen_text(app: JobsApp) -> str:
+    """Every character the compositor would send for the whole screen (the screen buffer)."""
+    from textual.geometry import Region
+
+    lines = []
+    for widget in app.screen.walk_children(with_self=True):
+        if widget.display and widget.size.area:
+            for strip in widget.render_lines(Region(0, 0, *widget.size)):
+                lines.append("".join(segment.text for segment in strip))
+    return "\n".join(lines)
+
+
+async def test_escape_sequences_and_markup_from_the_server_never_reach_the_screen(rig: Rig) -> None:
+    rig.transport = Hostile(rig.transport)
+    app = rig.app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        entry = await submit(app, pilot, rig, prompt="a [fail] knight")
+        await until(pilot, lambda: "loud" in row_text(app, entry) or not entry.running, "the hostile status")
+        shown = _screen_text(app) + row_text(app, entry) + details(app)
+        assert "[bold]loud[/bold]" in shown  # markup is shown as the text it is
+        rig.advance()
+        await until(pilot, lambda: not entry.running)
+        shown = _screen_text(app) + row_text(app, entry) + details(app)
+        assert "boom" in shown and "[red]red[/red]" in shown and "[link=x]here[/link]" in shown
+        assert not any(c in shown for c in "\x1b\x07\x9b\x08\r")
+
+
+async def test_toasts_carry_no_escape_sequences(rig: Rig) -> None:
+    app = rig.app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.notify(f"Job x failure: boom{ESCAPES}[b]b[/b]", title=f"t{ESCAPES}", markup=False)
+        await pilot.pause()
+        [toast] = list(app._notifications)
+        assert toast.message.startswith("Job x failure: boom") and toast.message.endswith("[b]b[/b]")
+        assert not any(c in toast.message + toast.title for c in "\x1b\x07\x9b\x08\r")
+        assert not any(c in _screen_text(app) for c in "\x1b\x07\x9b")

@@ -14,6 +14,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.worker import Worker, WorkerState
 
 from scenario_tui.core.api import ApiError, ForbiddenError, GoneError, ModelInfo, ScenarioClient
+from scenario_tui.core.boundary import printable
 
 LOADING = "Loading models…"
 EMPTY = (
@@ -99,7 +100,7 @@ class ModelPicker(ModalScreen[ModelInfo | str | None]):
         query = self._query().casefold()
         self._shown = [m for m in self._models if _matches(m, query)]
         options = self.query_one(OptionList)
-        options.set_options(Text(f"{m.name} — {m.type or '?'} — {m.id}") for m in self._shown)
+        options.set_options(Text(printable(f"{m.name} — {m.type or '?'} — {m.id}")) for m in self._shown)
         if self._shown:
             options.highlighted = 0
         self.query_one(".picker-status", Static).update(self._status())

@@ -21,6 +21,7 @@ from textual.widgets import ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from scenario_tui.core.api import ApiError
+from scenario_tui.core.boundary import printable
 from scenario_tui.core.engine import Event, FileSaved, NeedsDecision, Notice, RunChanged
 from scenario_tui.core.store import Run, RunState
 from scenario_tui.ui.paths import shown_path
@@ -149,33 +150,38 @@ class JobEntry:
         return (self.run.finished if self.run.finished is not None else now) - self.run.created
 
     def details(self, now: float) -> Text:
-        """The detail area's text (no markup: every value may come from the server or a file)."""
+        """The detail area's text: no markup and no control characters (any value may come from the server
+        or a file)."""
         run = self.run
         text = Text()
+
+        def line(value: str, style: str = "") -> None:
+            text.append(printable(value) + "\n", style=style)
+
         head = f"{run.job_id or '(no job id)'} · {self.state} · {self.progress:.0%}"
         head += f" · {format_elapsed(self.elapsed(now))}"
         if run.cost is not None:
             head += f" · {run.cost:g} CU"
-        text.append(head + "\n", style="bold")
-        text.append(f"model: {run.model_name}\n")
+        line(head, "bold")
+        line(f"model: {run.model_name}")
         if run.seed:
-            text.append(f"seed: {run.seed}\n")
+            line(f"seed: {run.seed}")
         for note in (self.note, run.note):
             if note:
-                text.append(f"note: {note}\n", style="italic")
+                line(f"note: {note}", "italic")
         if run.error:
-            text.append(f"error: {run.error}\n", style="red")
+            line(f"error: {run.error}", "red")
         if run.hint:
-            text.append(f"hint: {run.hint}\n")
+            line(f"hint: {run.hint}")
         if run.files:
-            text.append("results:\n")
+            line("results:")
             for path in run.files:
-                text.append(f"  {shown_path(path)}\n")
+                line(f"  {shown_path(path)}")
         params = [(k, v) for k, v in run.params.items() if v is not None]
         if params:
-            text.append("parameters:\n", style="dim")
+            line("parameters:", "dim")
             for key, value in params:
-                text.append(f"  {key}: {_compact(value)}\n", style="dim")
+                line(f"  {key}: {_compact(value)}", "dim")
         text.rstrip()
         return text
 
@@ -222,7 +228,9 @@ class JobRow(Horizontal):
 
 
 def _set_line(static: Static, line: str) -> None:
-    """Update a fixed-size one-line Static (no layout pass), unless it already says ``line``."""
+    """Update a fixed-size one-line Static (no layout pass), unless it already says ``line`` (shown as
+    plain text without control characters)."""
+    line = printable(line)
     if str(static.content) != line:
         static.update(Text(line, no_wrap=True, overflow="ellipsis"), layout=False)
 
