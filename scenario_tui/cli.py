@@ -599,7 +599,14 @@ async def _resume(args: argparse.Namespace, settings: Settings, progress: Progre
         progress.result(_summary(runs[0]))
     else:
         progress.result({"runs": [_summary(run) for run in runs]})
-    return max(codes) if codes else OK
+    return worst(codes)
+
+
+def worst(codes: list[int]) -> int:
+    """The exit code of several runs: a failure or an error before "still running" (5 is only the
+    highest number), else 5 if any run is still running, else OK."""
+    failed = [c for c in codes if c not in (OK, STILL_RUNNING)]
+    return max(failed) if failed else STILL_RUNNING if STILL_RUNNING in codes else OK
 
 
 async def _jobs(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:

@@ -301,3 +301,10 @@ def test_sandbox_port_must_be_0_to_65535(capsys: pytest.CaptureFixture[str], por
     with pytest.raises(SystemExit) as exc:
         cli.main(["sandbox", "--port", port])
     assert exc.value.code == 2 and "--port" in capsys.readouterr().err
+
+
+def test_a_run_still_running_does_not_hide_another_runs_error() -> None:
+    assert cli.worst([cli.STILL_RUNNING, cli.API_ERROR]) == cli.API_ERROR
+    assert cli.worst([cli.JOB_FAILED, cli.STILL_RUNNING, cli.OK]) == cli.JOB_FAILED
+    assert cli.worst([cli.OK, cli.STILL_RUNNING]) == cli.STILL_RUNNING
+    assert cli.worst([cli.OK]) == cli.worst([]) == cli.OK
