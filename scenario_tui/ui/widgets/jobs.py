@@ -297,7 +297,7 @@ class JobPanel(Widget, can_focus=True):
             self.post_message(self.EngineEvent(event))
 
         self._unsubscribe = engine.subscribe(deliver)
-        self.set_interval(1.0, self._tick)
+        self.set_interval(app_of(self).timings.tick, self._tick)
         for run in reversed(engine.store.runs(limit=HISTORY_ROWS)):
             self._show(run, select=False)
         if self.entries:
