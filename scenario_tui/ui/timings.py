@@ -19,7 +19,3 @@ class Timings:
     filter: float = 0.2  # after the history's filter is typed, before the list follows
     tick: float = 1.0  # how often running jobs' elapsed times are redrawn
 
-    @classmethod
-    def instant(cls, **overrides: float) -> Timings:
-        """(Almost) no waiting, for tests: every debounce fires at once. Not 0: Textual's timers divide by it."""
-        return cls(**{**{name: 0.001 for name in cls.__dataclass_fields__ if name != "tick"}, **overrides})

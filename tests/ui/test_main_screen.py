@@ -20,7 +20,6 @@ from textual.widgets import Input, OptionList, Select, Static, Switch
 
 from scenario_tui.core import params as P
 from scenario_tui.ui.app import ScenarioApp
-from scenario_tui.ui.screens import main as main_module
 from scenario_tui.ui.screens.confirm import ConfirmScreen
 from scenario_tui.ui.screens.help import HelpScreen
 from scenario_tui.ui.screens.main import MainScreen
@@ -161,12 +160,6 @@ async def key_repeat(pilot: Pilot[Any], *keys: str) -> None:
         event.set_sender(pilot.app)
         pilot.app.post_message(event)
     await pilot.pause()
-
-
-@pytest.fixture
-def no_cooldown(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Submit again at once (the cooldown only guards against key repeat)."""
-    monkeypatch.setattr(main_module, "SUBMIT_COOLDOWN", 0.001)  # not 0: Textual's timers divide by it
 
 
 # --------------------------------------------------------------------------- 1. the journey

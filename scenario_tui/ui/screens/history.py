@@ -32,7 +32,7 @@ from scenario_tui.core.store import ResultRecord, Run, RunState
 from scenario_tui.ui.images import thumbnail_class
 from scenario_tui.ui.paths import shown_path
 from scenario_tui.ui.services import app_of
-from scenario_tui.ui.widgets.chrome import KeyFooter, TextBar
+from scenario_tui.ui.widgets.chrome import KeyFooter
 from scenario_tui.ui.widgets.jobs import state_label
 
 HISTORY_LIMIT = 500  # runs listed at most
@@ -228,14 +228,14 @@ class HistoryScreen(Screen[LoadRun | UseResult | None]):
         Binding("down", "select(1)", "Next run", show=False),
         Binding("left", "result(-1)", "Previous result", show=False),
         Binding("right", "result(1)", "Next result", show=False),
-        Binding("enter", "open", "To form", id="history-open"),
+        Binding("enter", "open", "Form", id="history-open"),
         Binding("r", "rerun(False)", "Re-run", id="history-rerun"),
-        Binding("n", "rerun(True)", "Re-run, new seed", id="history-rerun-new-seed"),
-        Binding("u", "use", "Use as input", id="history-use"),
+        Binding("n", "rerun(True)", "New seed", id="history-rerun-new-seed"),
+        Binding("u", "use", "Use", id="history-use"),
         Binding("s", "star", "Star", id="history-star"),
         Binding("d", "discard", "Discard", id="history-discard"),
-        Binding("a", "show_discarded", "Discarded", id="history-show-discarded"),
-        Binding("t", "next_state", "State", id="history-state"),
+        Binding("a", "show_discarded", "Show discarded", id="history-show-discarded", show=False),
+        Binding("t", "next_state", "Next state filter", id="history-state", show=False),
         Binding("slash", "find", "Filter", id="history-filter"),
     ]
 
@@ -254,7 +254,7 @@ class HistoryScreen(Screen[LoadRun | UseResult | None]):
             yield Input(placeholder="/ filter: prompt, run or job id, model, seed", id="history-filter", compact=True)
             yield Static(id="history-state", markup=False)
         yield VerticalScroll(Static("No runs.", id="history-empty"), id="history-list", can_focus=True)
-        yield TextBar(id="history-detail")
+        yield Static(id="history-detail", markup=False)
         yield KeyFooter()
 
     async def on_mount(self) -> None:
@@ -305,14 +305,15 @@ class HistoryScreen(Screen[LoadRun | UseResult | None]):
 
     def _show_detail(self) -> None:
         run = self.run
-        detail = self.query_one("#history-detail", TextBar)
+        detail = self.query_one("#history-detail", Static)
         if run is None:
-            detail.text = ""
+            detail.update("")
             return
         text = Text(no_wrap=True, overflow="ellipsis")
         results = shown_results(run, self.show_discarded)
         if not results:
             text.append("no results" + (" shown (a: show discarded)" if run.results else ""), style="dim")
+
         for position, result in enumerate(results):
             marks = ("★ " if result.starred else "") + ("discarded " if result.discarded else "")
             name = str(shown_path(Path(result.file))) if result.file else "(not saved)"
@@ -320,10 +321,12 @@ class HistoryScreen(Screen[LoadRun | UseResult | None]):
             text.append(f"{'▸' if position == self.result_index else ' '} {result.index + 1}. {marks}", style=style)
             text.append(printable(name), style=style)
             text.append("\n")
+        if results and len(results) < len(run.results):
+            text.append(f"{len(run.results) - len(results)} discarded, hidden (a: show)\n", style="dim")
         if run.error:
             text.append(printable(f"error: {run.error}"), style="red")
         text.rstrip()
-        detail.text = text
+        detail.update(text)
 
     def _result(self) -> ResultRecord | None:
         run = self.run

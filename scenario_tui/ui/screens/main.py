@@ -40,12 +40,12 @@ class MainScreen(Screen[None]):
         Binding("ctrl+enter,ctrl+r", "submit", "Submit", id="submit", priority=True),
         Binding("ctrl+l", "pick_model", "Models", id="pick-model"),
         Binding("f5", "quote", "Quote", id="quote"),
+        Binding("f6", "history", "History", id="history"),
         Binding("f2", "focus_form", "Form", id="focus-form"),
         Binding("f3", "focus_jobs", "Jobs", id="focus-jobs"),
         Binding("f4", "focus_preview", "Preview", id="focus-preview"),
         Binding("f8", "preview_inputs", "Inputs", id="preview-inputs"),
         Binding("f9", "toggle_deprecated", "Deprecated", id="toggle-deprecated"),
-        Binding("f6", "history", "History", id="history"),
     ]
 
     def __init__(self) -> None:
