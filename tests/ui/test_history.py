@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
@@ -101,6 +102,24 @@ async def test_runs_are_listed_filtered_by_text_and_state(harness: Callable[...,
         await pilot.press("t", "t", "t", "escape")
         await settle(app, pilot)
         assert screen.state_filter == 0 and isinstance(app.screen, MainScreen)
+
+
+async def test_keys_typed_in_a_burst_after_slash_go_to_the_filter(harness: Callable[..., Harness],
+                                                                  inputs: dict[str, str]) -> None:
+    """As over a slow SSH link: "/" and the word after it arrive together. None of its letters may act on
+    the list (r would re-run a paid job, d discard); a "/" in the filter is text."""
+    app = harness(ui_state=start_state()).app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await three_runs(app, pilot)
+        screen = await open_history(app, pilot)
+        for key in ["t", "t", "t", "t", "t", "slash", *"dr/boat", "enter"]:  # all queued before any is handled
+            event = events.Key(key, key if len(key) == 1 else None)
+            event.set_sender(app)
+            app.post_message(event)
+        await settle(app, pilot)
+        assert screen.query_one("#history-filter", Input).value == "dr/boat"
+        assert screen.state_filter == 0 and prompts(app) == [] and len(app.engine.store.runs()) == 3
+        assert isinstance(app.screen, HistoryScreen) and app.focused is screen.query_one("#history-list")
 
 
 async def test_a_run_opened_from_the_history_fills_the_form(harness: Callable[..., Harness],

@@ -236,7 +236,9 @@ class HistoryScreen(Screen[LoadRun | UseResult | None]):
         Binding("d", "discard", "Discard", id="history-discard"),
         Binding("a", "show_discarded", "Show discarded", id="history-show-discarded", show=False),
         Binding("t", "next_state", "Next state filter", id="history-state", show=False),
-        Binding("slash", "find", "Filter", id="history-filter"),
+        # priority: handled as the key arrives, so the keys typed right after it already go to the filter
+        # (not to the list, where a letter is an action)
+        Binding("slash", "find", "Filter", id="history-filter", priority=True),
     ]
 
     def __init__(self) -> None:
@@ -259,7 +261,7 @@ class HistoryScreen(Screen[LoadRun | UseResult | None]):
 
     async def on_mount(self) -> None:
         await self.reload()
-        self.query_one("#history-list").focus()
+        self.set_focus(self.query_one("#history-list"))
 
     # ------------------------------------------------------------------ listing
 
@@ -356,10 +358,15 @@ class HistoryScreen(Screen[LoadRun | UseResult | None]):
         if self._reload_timer is not None:
             self._reload_timer.stop()
         await self.reload()
-        self.query_one("#history-list").focus()
+        self.set_focus(self.query_one("#history-list"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "find":  # a "/" typed in the filter is text
+            return self.focused is not self.query_one("#history-filter")
+        return True
 
     def action_find(self) -> None:
-        self.query_one("#history-filter", Input).focus()
+        self.set_focus(self.query_one("#history-filter", Input))  # now, not on a later turn like Widget.focus
 
     async def action_next_state(self) -> None:
         self.state_filter = (self.state_filter + 1) % len(STATE_FILTERS)
@@ -381,7 +388,7 @@ class HistoryScreen(Screen[LoadRun | UseResult | None]):
 
     def action_back(self) -> None:
         if self.focused is self.query_one("#history-filter"):
-            self.query_one("#history-list").focus()
+            self.set_focus(self.query_one("#history-list"))
         else:
             self.dismiss(None)
 
