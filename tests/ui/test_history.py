@@ -276,3 +276,18 @@ async def test_the_history_survives_a_relaunch(harness: Callable[..., Harness], 
         await select(again, pilot, "a red lighthouse")
         assert "★" in str(history(again).query_one("#history-detail").render())
         assert main(again).query_one("#seed-mode", Select).value == "random"
+
+
+async def test_arrows_move_the_selection_through_a_list_longer_than_the_screen(harness: Callable[..., Harness],
+                                                                             inputs: dict[str, str]) -> None:
+    app = harness(ui_state=start_state()).app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        for n in range(6):
+            await make_run(app, f"run number {n}", str(n))
+        screen = await open_history(app, pilot)
+        await pilot.press(*["down"] * 5)
+        assert screen.run is not None and screen.run.prompt == "run number 0"
+        assert screen.rows[-1].region.bottom <= screen.query_one("#history-list").region.bottom  # scrolled to it
+        await pilot.press("pageup")
+        assert screen.run.prompt == "run number 5"

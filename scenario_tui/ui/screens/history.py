@@ -161,7 +161,7 @@ class HistoryRow(Horizontal):
     HistoryRow {{ height: {THUMB_CELLS[1]}; margin-bottom: 1; }}
     HistoryRow.-selected {{ background: $boost; }}
     HistoryRow .history-thumb {{ width: {THUMB_CELLS[0]}; height: {THUMB_CELLS[1]}; margin-right: 1; }}
-    HistoryRow .history-text {{ width: 1fr; height: {THUMB_CELLS[1]}; }}
+    HistoryRow .history-text {{ width: 1fr; height: {THUMB_CELLS[1]}; text-wrap: nowrap; text-overflow: ellipsis; }}
     """
 
     def __init__(self, run: Run, image_cls: type[Widget] | None) -> None:
@@ -209,6 +209,19 @@ class HistoryRow(Horizontal):
             self.thumb.image = image  # type: ignore[attr-defined]
 
 
+class HistoryList(VerticalScroll, can_focus=True):
+    """The rows. Up and down move the selection (scrolling along), not just the view."""
+
+    BINDINGS = [
+        Binding("up", "screen.select(-1)", "Previous run", show=False),
+        Binding("down", "screen.select(1)", "Next run", show=False),
+        Binding("pageup", "screen.select(-5)", "Five runs up", show=False),
+        Binding("pagedown", "screen.select(5)", "Five runs down", show=False),
+        Binding("left", "screen.result(-1)", "Previous result", show=False),
+        Binding("right", "screen.result(1)", "Next result", show=False),
+    ]
+
+
 class HistoryScreen(Screen[LoadRun | UseResult | None]):
     """Past runs, newest first. Keys act on the selected run and, for star/discard/use, its selected result."""
 
@@ -219,12 +232,15 @@ class HistoryScreen(Screen[LoadRun | UseResult | None]):
     HistoryScreen #history-list { height: 1fr; padding: 0 1; }
     HistoryScreen #history-list:focus HistoryRow.-selected { background: $accent 30%; }
     HistoryScreen #history-empty { color: $text-muted; }
-    HistoryScreen #history-detail { height: auto; max-height: 8; padding: 0 1; border-top: solid $primary-darken-2; }
+    HistoryScreen #history-detail {
+        height: auto; max-height: 8; padding: 0 1; border-top: solid $primary-darken-2;
+        text-wrap: nowrap; text-overflow: ellipsis;
+    }
     """
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="history-back"),
-        Binding("up", "select(-1)", "Previous run", show=False),
+        Binding("up", "select(-1)", "Previous run", show=False),  # also while the filter is focused
         Binding("down", "select(1)", "Next run", show=False),
         Binding("left", "result(-1)", "Previous result", show=False),
         Binding("right", "result(1)", "Next result", show=False),
@@ -255,7 +271,7 @@ class HistoryScreen(Screen[LoadRun | UseResult | None]):
         with Horizontal(id="history-bar"):
             yield Input(placeholder="/ filter: prompt, run or job id, model, seed", id="history-filter", compact=True)
             yield Static(id="history-state", markup=False)
-        yield VerticalScroll(Static("No runs.", id="history-empty"), id="history-list", can_focus=True)
+        yield HistoryList(Static("No runs.", id="history-empty"), id="history-list")
         yield Static(id="history-detail", markup=False)
         yield KeyFooter()
 
@@ -276,7 +292,7 @@ class HistoryScreen(Screen[LoadRun | UseResult | None]):
         text = self.query_one("#history-filter", Input).value.strip()
         runs = app_of(self).engine.store.runs(limit=HISTORY_LIMIT, text=text, states=states)
         keep = self.run.id if self.run else None
-        listing = self.query_one("#history-list", VerticalScroll)
+        listing = self.query_one(HistoryList)
         await listing.remove_children(HistoryRow)
         image_cls = thumbnail_class(app_of(self).image_cls)
         self.rows = [HistoryRow(run, image_cls) for run in runs]
@@ -316,9 +332,14 @@ class HistoryScreen(Screen[LoadRun | UseResult | None]):
         if not results:
             text.append("no results" + (" shown (a: show discarded)" if run.results else ""), style="dim")
 
+        folders = {shown_path(Path(r.file)).parent for r in results if r.file}
+        one_folder = len(folders) == 1  # then said once, and the files by name
+        if one_folder:
+            text.append(printable(f"in {folders.pop()}/") + "\n", style="dim")
         for position, result in enumerate(results):
             marks = ("★ " if result.starred else "") + ("discarded " if result.discarded else "")
-            name = str(shown_path(Path(result.file))) if result.file else "(not saved)"
+            path = shown_path(Path(result.file)) if result.file else None
+            name = "(not saved)" if path is None else path.name if one_folder else str(path)
             style = "reverse" if position == self.result_index else ""
             text.append(f"{'▸' if position == self.result_index else ' '} {result.index + 1}. {marks}", style=style)
             text.append(printable(name), style=style)
