@@ -145,6 +145,8 @@ def build_parser(with_params: bool) -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="show what this terminal can draw and the image protocol previews use")
     doctor.add_argument("--json", action="store_true", help="print JSON on stdout")
 
+    _mask_parser(sub)
+
     sb = sub.add_parser("sandbox", help="run the API simulator as a local server on 127.0.0.1")
     sb.add_argument("--port", type=_port, default=8787, help="port (default: 8787; 0 picks a free one)")
     sb.add_argument("--job-seconds", type=float, default=6.0, help="how long a job takes (default: 6)")
@@ -191,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(with_params="generate" in argv).parse_args(argv)
     if args.command == "sandbox":
         return _run_sandbox(args)
+    if args.command == "mask":
+        return _mask(args)
     if args.command == "doctor":
         from scenario_tui.ui.terminal import doctor
 
@@ -666,3 +670,102 @@ async def _cancel(args: argparse.Namespace, settings: Settings, progress: Progre
     progress.say(f"job {run.job_id}: {outcome.message}" + ("" if outcome.accepted else " (it keeps running)"))
     progress.result({"jobId": run.job_id, "accepted": outcome.accepted, "message": outcome.message})
     return OK if outcome.accepted else API_ERROR
+
+
+# --------------------------------------------------------------------------- mask
+
+
+class _MaskStep(argparse.Action):
+    """Appends (step name, value text) to ``args.steps``, so steps run in the order they were given."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        from scenario_tui.core import masks
+
+        name = self.dest.replace("_", "-")
+        try:
+            step = masks.parse_step(name, values)  # type: ignore[arg-type]  # dest is one of masks.STEPS
+        except masks.MaskError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
+        namespace.steps = [*(getattr(namespace, "steps", None) or []), step]
+
+
+def _mask_parser(sub: Any) -> None:
+    mask = sub.add_parser(
+        "mask", help="make or reshape a mask file from the keyboard (no painting)",
+        description="Write a mask (white = repaint) made of shapes, grid cells and edits, applied in the order "
+                    "given. Values are pixels or percentages of the image (10%%: x and width of its width, y and "
+                    "height of its height).",
+        epilog="Example: scenario-tui mask m.png --like room.png --rect 10%%,50%%,30%%,40%% --grow 12 --feather 6")
+    mask.add_argument("out", type=Path, metavar="OUT.png", help="the mask file to write (replaced atomically)")
+    start = mask.add_argument_group("start from (one of --size / --like, or --from alone)")
+    start.add_argument("--size", metavar="WxH", help="an empty mask of this size, e.g. 1024x768")
+    start.add_argument("--like", type=Path, metavar="IMAGE", help="an empty mask the size of this image")
+    start.add_argument("--from", dest="start", type=Path, metavar="MASK", help="start from this mask file")
+    steps = mask.add_argument_group("steps (repeatable; run in the order given)")
+    box = "X,Y,W,H"
+    for flag, metavar, text in (
+            ("--rect", box, "add a rectangle"), ("--ellipse", box, "add the ellipse inscribed in this box"),
+            ("--subtract-rect", box, "remove a rectangle"), ("--subtract-ellipse", box, "remove an ellipse"),
+            ("--grid", "COLSxROWS", "lay a grid over the image for the --cells after it"),
+            ("--cells", "N,N,...", "add grid cells, numbered from 0 row by row"),
+            ("--subtract-cells", "N,N,...", "remove grid cells"),
+            ("--grow", "PX", "grow the area by PX pixels on every side"),
+            ("--shrink", "PX", "shrink the area by PX pixels on every side"),
+            ("--feather", "PX", "soften the edge (a ramp about 2×PX wide)"),
+            ("--threshold", "N", "make a soft mask black and white again (grey from N up is white)")):
+        steps.add_argument(flag, action=_MaskStep, metavar=metavar, help=text)
+    steps.add_argument("--invert", action=_MaskStep, nargs=0, help="swap repaint and keep")
+    steps.add_argument("--fill-holes", action=_MaskStep, nargs=0, help="fill black areas enclosed by white")
+    mask.add_argument("--json", action="store_true", help='print {"coverage": %%, "bbox": [x, y, w, h]} on stdout')
+
+
+def _mask(args: argparse.Namespace) -> int:
+    """Build the mask the flags describe and write it; exit 2 naming the option on a bad value."""
+    from scenario_tui.core import imaging, masks
+
+    def fail(message: str) -> int:
+        print(f"scenario-tui mask: {message}", file=sys.stderr)
+        return BAD_INPUT
+
+    try:
+        size = masks.parse_size(args.size) if args.size else None
+    except masks.MaskError as exc:
+        return fail(f"--size: {exc}")
+    if args.size and args.like:
+        return fail("give --size or --like, not both")
+    try:
+        if args.like:
+            size = imaging.load_image(args.like).size
+    except imaging.ImageProblem as exc:
+        return fail(f"--like: {exc}")
+    try:
+        start = imaging.read_mask(args.start) if args.start else None
+    except imaging.ImageProblem as exc:
+        return fail(f"--from: {exc}")
+    if start is not None:
+        for note in start.notes:
+            print(_clean(f"note: {args.start.name}: {note}"), file=sys.stderr)
+        if size is not None and start.image.size != size:
+            (mw, mh), (w, h) = start.image.size, size
+            return fail(f"--from: the mask is {mw}×{mh} but the size asked for is {w}×{h}")
+        mask = start.image
+    elif size is not None:
+        mask = masks.blank(size)
+    else:
+        return fail("give --size WxH, --like IMAGE or --from MASK")
+    try:
+        mask = masks.apply(mask, getattr(args, "steps", None) or [])
+        masks.save(mask, args.out)
+    except masks.MaskError as exc:
+        return fail(str(exc))
+    coverage, box = masks.coverage(mask), masks.bbox(mask)
+    if coverage == 0:
+        print("warning: the mask is empty: nothing would be repainted", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"coverage": round(coverage, 3), "bbox": list(box) if box else None,
+                          "size": list(mask.size), "path": str(args.out)}))
+    else:
+        where = f", bbox x={box[0]} y={box[1]} {box[2]}×{box[3]}" if box else ""
+        print(_clean(f"wrote {args.out}: {mask.width}×{mask.height}, {coverage:.1f} % to repaint{where}"))
+    return OK

@@ -215,7 +215,10 @@ def parse_box(text: str) -> Box:
     parts = text.split(",")
     if len(parts) != 4:
         raise MaskError(f"{text!r}: expected X,Y,W,H (pixels, or percentages such as 10%)")
-    x, y, w, h = (parse_length(p) for p in parts)
+    try:
+        x, y, w, h = (parse_length(p) for p in parts)
+    except MaskError as exc:
+        raise MaskError(f"{text!r}: {exc}") from None
     if w.value == 0 or h.value == 0:
         raise MaskError(f"{text!r}: the width and height must be above 0")
     return Box(x, y, w, h)
@@ -481,7 +484,7 @@ def save(mask: Image.Image, path: Path) -> None:
     """
     try:
         info = path.stat()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         info = None
     except OSError as exc:
         raise MaskError(f"{path}: can't be written ({exc.strerror or exc})") from None
@@ -489,7 +492,7 @@ def save(mask: Image.Image, path: Path) -> None:
         raise MaskError(f"{path}: is a directory; give a file name such as {path / 'mask.png'}")
     folder = path.parent
     if not folder.is_dir():
-        raise MaskError(f"{path}: the folder {folder} does not exist")
+        raise MaskError(f"{path}: {folder} {'is not a folder' if folder.exists() else 'does not exist'}")
     temp = folder / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.incoming"
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for any file
