@@ -114,6 +114,12 @@ def build_parser(with_params: bool) -> argparse.ArgumentParser:
     gen.add_argument("--json", action="store_true", help="print one JSON result on stdout")
     gen.add_argument("--dry-run", action="store_true", help="only quote the cost (dryRun); submit nothing")
     gen.add_argument("--max-cost", type=_cost, metavar="CU", help="refuse to submit if the quote is above this")
+    gen.add_argument("--context-crop", action=argparse.BooleanOptionalAction, default=None,
+                     help="send only the mask's box of the input (plus --crop-padding) and paste the result back "
+                          "into the whole image; pixels outside the mask stay exactly as they were. References "
+                          "are not cropped (default: context_crop in the config, off)")
+    gen.add_argument("--crop-padding", type=_pixels, metavar="PX",
+                     help="context kept around the mask's box (default: crop_padding in the config, 32)")
     if with_params:
         _param_flags(gen)
 
@@ -170,6 +176,13 @@ def _cost(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: must be a finite number of CU, 0 or more")
     return value
+
+
+def _pixels(text: str) -> int:
+    """A padding in pixels, 0 to 4096."""
+    if not text.strip().isdigit() or int(text) > 4096:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of pixels, 0 to 4096")
+    return int(text)
 
 
 def _port(text: str) -> int:
@@ -486,7 +499,9 @@ def _draft(args: argparse.Namespace, settings: Settings, progress: Progress) -> 
     for loaded in (image, mask, *refs):
         for note in loaded.notes if loaded else ():
             progress.say(f"note: {loaded.path.name if loaded and loaded.path else ''}: {note}")
-    return Draft(values, image=image, mask=mask, references=tuple(refs))
+    crop = settings.context_crop if args.context_crop is None else args.context_crop
+    padding = settings.crop_padding if args.crop_padding is None else args.crop_padding
+    return Draft(values, image=image, mask=mask, references=tuple(refs), context_crop=padding if crop else None)
 
 
 async def _generate(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:

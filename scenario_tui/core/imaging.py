@@ -16,7 +16,7 @@ import stat
 import struct
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, NamedTuple, cast
 
@@ -392,6 +392,14 @@ def resize_mask(mask: LoadedMask, size: tuple[int, int]) -> LoadedMask:
         notes.append(_NOTE_FULL_MASK)
     return LoadedMask(path=mask.path, image=resized, coverage=coverage, notes=tuple(notes), sha256=mask.sha256,
                       polarity=mask.polarity)
+
+
+def crop_inputs(image: LoadedImage, mask: LoadedMask, box: tuple[int, int, int, int]) -> tuple[LoadedImage, LoadedMask]:
+    """The input and its mask cut to ``box`` (x0, y0, x1, y1), as images made in memory (re-encoded
+    when sent: a JPEG input stays JPEG)."""
+    part, cut = image.image.crop(box), mask.image.crop(box)
+    return (replace(image, path=None, image=part, notes=(), sha256=""),
+            replace(mask, path=None, image=cut, coverage=masks.coverage(cut), notes=(), sha256=""))
 
 
 def suggest_size(width: int, height: int, lo: int = 64, hi: int = 2048) -> tuple[int, int]:
