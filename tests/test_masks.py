@@ -350,3 +350,60 @@ def test_paste_back_keeps_outside_pixels_bit_exact() -> None:
     diff = ImageChops.difference(out, full).convert("L")
     assert white(diff.point([0] + [255] * 255)) <= white(m)
     assert out.getpixel((50, 40)) == (255, 0, 0)
+
+
+# --- against plain per-pixel definitions, on random masks -----------------------------------------
+
+
+def random_mask(seed: int, size: tuple[int, int] = (41, 33)) -> Image.Image:
+    import random
+
+    rnd = random.Random(seed)
+    m = masks.blank(size)
+    draw = ImageDraw.Draw(m)
+    for _ in range(rnd.randint(1, 6)):
+        x, y = rnd.randrange(size[0]), rnd.randrange(size[1])
+        shape = draw.rectangle if rnd.random() < 0.5 else draw.ellipse
+        shape((x, y, x + rnd.randint(0, 15), y + rnd.randint(0, 12)), fill=rnd.choice((0, 255, 255)))
+    for _ in range(rnd.randint(0, 20)):
+        m.putpixel((rnd.randrange(size[0]), rnd.randrange(size[1])), rnd.choice((0, 255)))
+    return m
+
+
+def reference_grow(m: Image.Image, px: int, value: int = 255) -> set[tuple[int, int]]:
+    """Pixels with a ``value`` pixel of the image within ``px`` (Chebyshev)."""
+    w, h = m.size
+    hits = {p for p in rect_pixels(0, 0, w, h) if m.getpixel(p) == value}
+    return {(x, y) for x, y in rect_pixels(0, 0, w, h)
+            if any((x + dx, y + dy) in hits for dx in range(-px, px + 1) for dy in range(-px, px + 1))}
+
+
+def reference_fill(m: Image.Image) -> set[tuple[int, int]]:
+    w, h = m.size
+    black = {p for p in rect_pixels(0, 0, w, h) if m.getpixel(p) == 0}
+    todo = [p for p in black if p[0] in (0, w - 1) or p[1] in (0, h - 1)]
+    outside: set[tuple[int, int]] = set()
+    while todo:
+        x, y = todo.pop()
+        if (x, y) in outside:
+            continue
+        outside.add((x, y))
+        todo += [q for q in ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)) if q in black and q not in outside]
+    return rect_pixels(0, 0, w, h) - outside
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_grow_shrink_and_fill_holes_match_their_per_pixel_definitions(seed: int) -> None:
+    m = random_mask(seed)
+    px = 1 + seed % 4
+    everything = rect_pixels(0, 0, *m.size)
+    assert white(masks.grow(m, px)) == reference_grow(m, px)
+    assert white(masks.shrink(m, px)) == everything - reference_grow(m, px, value=0)
+    assert white(masks.fill_holes(m)) == reference_fill(m)
+
+
+def test_feather_around_a_small_area_equals_a_blur_of_the_whole_image() -> None:
+    from PIL import ImageFilter
+
+    m = square(90, 80, 110, 95, (200, 180))
+    assert ImageChops.difference(masks.feather(m, 6), m.filter(ImageFilter.GaussianBlur(3))).getbbox() is None

