@@ -744,7 +744,7 @@ def _mask(args: argparse.Namespace) -> int:
         return BAD_INPUT
 
     try:
-        size = masks.parse_size(args.size) if args.size else None
+        size = masks.parse_size(args.size, imaging.MAX_PIXELS) if args.size else None
     except masks.MaskError as exc:
         return fail(f"--size: {exc}")
     if args.size and args.like:

@@ -108,6 +108,7 @@ def test_bad_values_exit_2_naming_the_option(tmp_path: Path, capsys: pytest.Capt
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--size", "10x"], "--size: '10x'"),
+    (["--size", "16000x16000"], "--size: '16000x16000': more than 64 million pixels"),
     (["--size", "10x10", "--cells", "1"], "--cells 1: needs a --grid"),
     (["--size", "10x10", "--rect", "20,0,5,5"], "--rect 20,0,5,5: outside the 10×10 image"),
     (["--size", "10x10", "--grid", "2x2", "--cells", "4"], "--cells 4: cell 4: a 2x2 grid has cells 0 to 3"),

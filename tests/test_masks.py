@@ -138,6 +138,11 @@ def test_grow_beyond_one_box_pass_is_still_exact() -> None:
     assert white(grown) == rect_pixels(0, 0, 301, 20)
 
 
+def test_a_grow_or_shrink_far_beyond_the_image_is_quick_and_total() -> None:
+    assert masks.coverage(masks.grow(square(50, 40, 51, 41), 16384)) == 100
+    assert masks.coverage(masks.shrink(square(0, 0, 100, 79), 16384)) == 0
+
+
 def test_grow_stops_at_the_image_border() -> None:
     assert white(masks.grow(square(0, 0, 10, 10), 4)) == rect_pixels(0, 0, 14, 14)
 

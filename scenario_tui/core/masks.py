@@ -225,14 +225,16 @@ def parse_box(text: str) -> Box:
     return Box(x, y, w, h)
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``WIDTHxHEIGHT`` in pixels, each 1 to ``MAX_SIDE``."""
+def parse_size(text: str, max_pixels: int | None = None) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` in pixels, each 1 to ``MAX_SIDE``, and at most ``max_pixels`` in all."""
     found = re.fullmatch(r"\s*(\d+)\s*[x×X]\s*(\d+)\s*", text)
     if not found:
         raise MaskError(f"{text!r}: expected WIDTHxHEIGHT, e.g. 1024x768")
     w, h = int(found.group(1)), int(found.group(2))
     if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
         raise MaskError(f"{text!r}: each side must be 1 to {MAX_SIDE}")
+    if max_pixels is not None and w * h > max_pixels:
+        raise MaskError(f"{text!r}: more than {max_pixels // 1_000_000} million pixels")
     return w, h
 
 
@@ -349,6 +351,7 @@ def grow(mask: Image.Image, px: int) -> Image.Image:
         raise MaskError(f"grow by {px}: must be 0 or more pixels")
     if px == 0:
         return mask.copy()
+    px = min(px, max(mask.size))  # any more reaches no further
     return _around_white(mask.point(_BINARY), px, lambda part: _dilate(part, px, _ANY))
 
 
@@ -358,6 +361,7 @@ def shrink(mask: Image.Image, px: int) -> Image.Image:
         raise MaskError(f"shrink by {px}: must be 0 or more pixels")
     if px == 0:
         return mask.copy()
+    px = min(px, max(mask.size))
     return _around_white(mask.point(_BINARY), 1, lambda part: _dilate(ImageChops.invert(part), px, _NONE))
 
 
