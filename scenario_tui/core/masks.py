@@ -1,8 +1,8 @@
 """Masks made and shaped without a brush: shapes, grid cells, grow, shrink, feather, invert, fill holes.
 
 A mask is a mode "L" image, 255 = repaint, 0 = keep (grey only after ``feather``). Every operation
-returns a new image and runs in Pillow's C code (no per-pixel Python), so each stays well under
-60 ms on 2048×2048 (``bench/masks.py``). Also here: how a mask file's convention is read
+returns a new image and runs in Pillow's C code (no per-pixel Python; fill holes loops over runs of
+pixels), so each stays under 60 ms on 2048×2048 (``bench/masks.py``). Also here: how a mask file's convention is read
 (:class:`Polarity`), coverage and bounding box, and the context crop (crop to the mask's box, paste
 the result back through a feathered mask so pixels outside it stay bit-exact).
 """
