@@ -197,3 +197,18 @@ def test_bad_crop_padding_exits_2_naming_the_option(capsys: pytest.CaptureFixtur
         cli.main(["generate", "--crop-padding", "-4"])
     assert exc.value.code == 2 and "argument --crop-padding" in capsys.readouterr().err
 
+
+
+async def test_a_resumed_run_is_pasted_back_from_what_the_run_recorded(rig: Rig) -> None:
+    engine = rig.engine
+    run = await engine.submit(engine.build(draft(rig), await engine.resolve_model(MODEL)))
+    rig.finish_jobs()
+    relaunched = rig.new_engine()  # another process: only the store and the files are left
+    [done] = await relaunched.resume()
+    assert done.state is RunState.SUCCESS and done.id == run.id
+    with Image.open(done.files[0]) as im:
+        result = im.convert("RGB")
+    original = Image.open(rig.files / "photo.png").convert("RGB")
+    changed = ImageChops.difference(result, original).convert("L").point([0] + [255] * 255)
+    assert result.size == SIZE and changed.getbbox() is not None
+    assert ImageChops.darker(changed, masks.invert(imaging.load_mask(rig.files / "mask.png").image)).getbbox() is None
