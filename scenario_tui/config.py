@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import stat
 import tomllib
 from contextvars import ContextVar
@@ -212,16 +213,42 @@ def load_settings(config_path: Path | None = None, **overrides: Any) -> tuple[Se
     try:
         settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+        problems = [(str(e["loc"][0]) if e["loc"] else "", e["msg"].removeprefix("Value error, "), e["loc"])
+                    for e in exc.errors()]
+        raise ConfigError("; ".join(_where(path, data, key, overrides) + f"{'.'.join(map(str, loc)) or 'settings'}: "
+                                    f"{msg}" + _line(path, data, key) for key, msg, loc in problems)) from None
     finally:
         _file_data.reset(token)
     if settings.poll_max_interval < settings.poll_interval:
-        raise ConfigError(f"{path}: poll_max_interval must not be below poll_interval")
+        raise ConfigError(f"{path}: poll_max_interval must not be below poll_interval"
+                          + _line(path, data, "poll_max_interval"))
     return settings, warnings
+
+
+def _where(path: Path, data: dict[str, Any], key: str, overrides: dict[str, Any]) -> str:
+    """Where a bad value came from: a flag, the environment (by variable), else the config file."""
+    if overrides.get(key) is not None:
+        return "command line: "
+    if key not in data:
+        field = Settings.model_fields.get(key)
+        alias = field.validation_alias if field else None
+        names = [n for n in (alias.choices if isinstance(alias, AliasChoices) else []) if isinstance(n, str)]
+        for name in [f"SCENARIO_TUI_{key.upper()}", *names]:
+            if name in os.environ:
+                return f"environment {name}: "
+    return f"{path}: "
+
+
+def _line(path: Path, data: dict[str, Any], key: str) -> str:
+    """`` (line N)``: where ``key`` is set (or its table starts) in the config file, when it is set there."""
+    if key not in data:
+        return ""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    pattern = re.compile(rf"""^\s*(\[\s*{re.escape(key)}\s*\]|["']?{re.escape(key)}["']?\s*[=.])""")
+    return next((f" (line {n})" for n, text in enumerate(lines, 1) if pattern.match(text)), "")
 
 
 def write_private(path: Path, text: str) -> None:

@@ -162,3 +162,27 @@ def test_deeply_nested_toml_names_the_file(tmp_path: Path) -> None:
     deep = write(tmp_path / "deep.toml", "defaults = " + "[" * 100_000 + "]" * 100_000 + "\n")
     with pytest.raises(ConfigError, match="deep.toml: nested too deeply"):
         load_settings(deep)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("confirm_above = 5\npoll_interval = inf\n", r"c.toml: poll_interval: .*finite.* \(line 2\)"),
+    ("\n\n[defaults]\nstrength = 3\n", r"c.toml: defaults: Strength: .* \(line 3\)"),
+    ("poll_interval = 5\n\npoll_max_interval = 1\n", r"c.toml: poll_max_interval must not be below .* \(line 3\)"),
+    ("sandbox = true\n'colour' = 1\n", r"c.toml: colour: Extra inputs .* \(line 2\)"),
+])
+def test_a_bad_value_in_the_file_names_its_line(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path / "c.toml", text))
+
+
+def test_a_bad_value_from_the_environment_or_a_flag_names_where_it_came_from(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCENARIO_TUI_POLL_INTERVAL", "nan")
+    with pytest.raises(ConfigError, match=r"^environment SCENARIO_TUI_POLL_INTERVAL: poll_interval: .*finite"):
+        load_settings()
+    monkeypatch.delenv("SCENARIO_TUI_POLL_INTERVAL")
+    monkeypatch.setenv("SCENARIO_BASE_URL", "http://example.com/v1")
+    with pytest.raises(ConfigError, match=r"^environment SCENARIO_BASE_URL: base_url: "):
+        load_settings()
+    with pytest.raises(ConfigError, match=r"^command line: base_url: "):
+        load_settings(base_url="http://example.com/v1")
