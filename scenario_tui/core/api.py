@@ -122,6 +122,10 @@ class ProtocolError(ApiError):
     """The server answered, but not with what the contract promises."""
 
 
+class TooLargeError(ProtocolError):
+    """An answer or a download over its size limit (asking again gets the same)."""
+
+
 _ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
     401: AuthError,
     403: ForbiddenError,
@@ -562,7 +566,7 @@ class ScenarioClient:
                         async for chunk in response.aiter_bytes(_CHUNK):
                             received += len(chunk)
                             if max_bytes is not None and received > max_bytes:
-                                raise self._error(ProtocolError, f"the download is larger than the "
+                                raise self._error(TooLargeError, f"the download is larger than the "
                                                                  f"{max_bytes // 2**20} MiB limit")
                             out.write(chunk)
                 os.replace(temp, dest)
@@ -594,7 +598,7 @@ class ScenarioClient:
                     raise self._status_error(response, await _read_upto(response, _MAX_ERROR_BODY))
                 content = await _read_upto(response, MAX_ANSWER + 1)
             if len(content) > MAX_ANSWER:
-                raise self._error(ProtocolError, f"{_UNEXPECTED}: the answer is larger than the "
+                raise self._error(TooLargeError, f"{_UNEXPECTED}: the answer is larger than the "
                                                  f"{MAX_ANSWER // 2**20} MiB limit", response.status_code)
             return self._parse(response.status_code, content, build)
 
