@@ -16,7 +16,7 @@ import random
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -475,14 +475,11 @@ class ScenarioClient:
 
     async def generate(self, params: RequestParams) -> Submission:
         """Submit the generation. Never retried: a failed POST may still have created a paid job."""
-        submission = await self._api(
-            "POST", _GENERATE, _submission_answer, params=params.query(), body=params.body()
-        )
-        return replace(submission, job=self._scrub_job(submission.job))
+        return await self._api("POST", _GENERATE, _submission_answer, params=params.query(), body=params.body())
 
     async def get_job(self, job_id: str) -> Job:
         """Current state of a job."""
-        return self._scrub_job(await self._api("GET", f"/jobs/{_segment(job_id)}", _job_answer))
+        return await self._api("GET", f"/jobs/{_segment(job_id)}", _job_answer)
 
     async def cancel_job(self, job_id: str) -> CancelOutcome:
         """Ask to cancel a job; a 400 "Cannot cancel …" is an outcome, not an error."""
@@ -493,7 +490,7 @@ class ScenarioClient:
             if exc.status == 400 and "cannot cancel" in exc.message.lower():
                 return CancelOutcome(accepted=False, message=exc.message, job=None)
             raise
-        return replace(outcome, job=self._scrub_job(outcome.job)) if outcome.job else outcome
+        return outcome
 
     async def upload_asset(self, data_url: str, name: str, *, hide: bool = False) -> Asset:
         """Upload an image given as a data URL (``hide``: kept out of the asset library)."""
@@ -531,7 +528,7 @@ class ScenarioClient:
         seen: set[str] = set()
         for _ in range(max_pages):
             page, token = await self._api("GET", "/jobs", _jobs_page, params=query)
-            jobs.extend(map(self._scrub_job, page))
+            jobs.extend(page)
             if not token or token in seen:
                 break
             seen.add(token)
@@ -641,8 +638,8 @@ class ScenarioClient:
     def _parse(self, status: int, content: bytes, build: Callable[[Any], T]) -> T:
         """Apply ``build`` to a 2xx JSON body; anything unexpected is a ProtocolError."""
         try:
-            data = json.loads(content)
-        except (ValueError, RecursionError):
+            data = self._scrub_tree(json.loads(content))
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python can walk
             problem = f"not JSON: {content[:_MAX_MESSAGE * 4].decode('utf-8', 'replace')}"
         else:
             try:
@@ -667,11 +664,16 @@ class ScenarioClient:
             text = text.replace(secret, "***")
         return text
 
-    def _scrub_job(self, job: Job) -> Job:
-        """The job with credentials removed from the server's own text (status, error, hint), which is
-        stored, shown and printed as ``--json``."""
-        return replace(job, raw_status=self._scrub(job.raw_status),
-                       error=job.error and self._scrub(job.error), hint=job.hint and self._scrub(job.hint))
+    def _scrub_tree(self, data: Any) -> Any:
+        """A decoded answer with the credentials removed from every string in it (ids, names, statuses,
+        errors, seeds: all of it may be stored, shown, printed as ``--json`` or used in a file name)."""
+        if isinstance(data, str):
+            return self._scrub(data)
+        if isinstance(data, list):
+            return [self._scrub_tree(item) for item in data]
+        if isinstance(data, dict):
+            return {self._scrub(key): self._scrub_tree(value) for key, value in data.items()}
+        return data
 
     def _error(
         self,
