@@ -186,7 +186,22 @@ def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _closed_streams_to_devnull() -> None:
+    """A closed stdout or stderr (``2>&-``) becomes /dev/null: messages are dropped, not sent to the other
+    stream (``print(file=None)`` writes to stdout) and fd 1 or 2 is not reused by the next file opened."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            setattr(sys, name, open(fd, "w", encoding="utf-8", errors="replace", closefd=False))  # noqa: SIM115
+
+
 def main(argv: list[str] | None = None) -> int:
+    _closed_streams_to_devnull()
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(with_params="generate" in argv).parse_args(argv)
     if args.command == "sandbox":
