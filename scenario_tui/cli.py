@@ -335,7 +335,7 @@ class Progress:
     def result(self, data: dict[str, Any]) -> None:
         self._end_line()
         if self.json:
-            print(json.dumps(data, ensure_ascii=False))
+            print(_json_line(data))
 
     def interrupted(self, settings: Settings) -> None:
         self._end_line()
@@ -351,6 +351,16 @@ class Progress:
         else:
             print(_clean(f"Interrupted: job {run.job_id} keeps running on Scenario (and is charged). "
                          f"Get its results with: scenario-tui resume {run.job_id}"), file=sys.stderr)
+
+
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _json_line(data: dict[str, Any]) -> str:
+    """One line of JSON with no control character raw: json escapes C0 controls itself, not DEL, the C1
+    controls (0x9b is a terminal's CSI) or the bidi overrides that server text may carry."""
+    text = json.dumps(data, ensure_ascii=False)
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 async def _guarded(progress: Progress, work: Any) -> int:
@@ -475,6 +485,8 @@ def _draft(args: argparse.Namespace, settings: Settings, progress: Progress) -> 
         values["concepts"] = _concepts(args.concept)
     if args.ip_adapter_scales:
         values["ipAdapterScales"] = args.ip_adapter_scales
+    if args.model:  # also when the model couldn't be read: the request still names it
+        values["modelId"] = args.model
     if not args.image or not args.mask:
         raise UsageError("--image and --mask are required")
     ref_files, ref_ids = _split_refs(args.ref)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import stat
@@ -17,6 +16,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from scenario_tui.core.api import DEFAULT_BASE_URL
+from scenario_tui.core.boundary import is_loopback
 from scenario_tui.core.params import PARAM_INFO, check
 
 APP_NAME = "scenario-tui"
@@ -152,16 +152,6 @@ class Settings(BaseSettings):
             return ("SANDBOX: no credentials, so this is the offline simulator. Set SCENARIO_API_KEY and "
                     "SCENARIO_API_SECRET (or api_key/api_secret in the config file) to use Scenario.")
         return f"LIVE: Scenario API at {self.base_url}"
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (as parsed from a URL) names this machine: localhost, 127.0.0.0/8 or ::1."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:

@@ -27,6 +27,7 @@ from urllib.parse import quote
 import httpx
 
 from scenario_tui import __version__
+from scenario_tui.core.boundary import safe_url
 
 DEFAULT_BASE_URL = "https://api.cloud.scenario.com/v1"
 CAPABILITY = "inpaint_ip_adapter"
@@ -41,7 +42,7 @@ _CHUNK = 64 * 1024
 MAX_ANSWER = 5 * 2**20  # largest JSON answer decoded (as received, after any gzip)
 _MAX_ERROR_BODY = 64 * 1024  # what is read of an error body: its message is cut to _MAX_MESSAGE anyway
 _MIN_SECRET = 4  # shorter values (test placeholders) would blank out ordinary letters
-_CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
+_CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 _STATUS_SEPARATORS = re.compile(r"[\s_-]+")
 
 T = TypeVar("T")
@@ -550,6 +551,8 @@ class ScenarioClient:
         compressed answer counts at its full size) over ``max_bytes`` is refused.
         """
         dest = Path(dest)
+        if not safe_url(url):  # a server-given URL: no other scheme, no plain http across the network
+            raise self._error(ProtocolError, f"{_UNEXPECTED}: the download URL is not https: {url[:80]}")
 
         async def attempt() -> Path:
             temp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")

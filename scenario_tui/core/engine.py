@@ -27,7 +27,6 @@ from scenario_tui.core.api import (
     ApiError,
     Asset,
     CancelOutcome,
-    ForbiddenError,
     GoneError,
     Job,
     ModelInfo,
@@ -472,17 +471,21 @@ class Engine:
         return self._changed(run)
 
     async def _save(self, run: Run, result: ResultRecord) -> None:
-        """Resolve the result's asset and download it; a refused (403: the signed URL expired), broken or
-        not-yet-ready download resolves the asset again, at most ``DOWNLOAD_ATTEMPTS`` times in all."""
+        """Resolve the result's asset and download it. A transient failure, or any refusal of the download
+        (403: the signed URL expired; another 4xx, a broken or mislabelled body), resolves the asset again,
+        at most ``DOWNLOAD_ATTEMPTS`` times in all; an over-size body is not asked for again."""
         assert run.job_id is not None
         for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+            downloading = False
             try:
                 asset = await self.client.get_asset(result.asset_id)
                 if not asset.url:
                     raise ProtocolError(f"result {result.index + 1} ({result.asset_id}) has no download URL yet")
+                downloading = True
                 return await self._save_asset(run, result, asset)
-            except (ForbiddenError, *TRANSIENT) as exc:
-                if attempt == DOWNLOAD_ATTEMPTS or isinstance(exc, TooLargeError):
+            except ApiError as exc:
+                again = downloading or isinstance(exc, TRANSIENT)
+                if not again or isinstance(exc, TooLargeError) or attempt == DOWNLOAD_ATTEMPTS:
                     raise
                 self._emit(Notice(f"result {result.index + 1}: {exc}; resolving it again", run))
                 await self._sleep(self.config.schedule.after_error(attempt * self.config.schedule.first))
