@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from platformdirs import user_config_path, user_data_path, user_pictures_path
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from scenario_tui.core.api import DEFAULT_BASE_URL
 from scenario_tui.core.boundary import is_loopback
@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     @field_validator("output_dir")
     @classmethod
     def _expand(cls, v: Path) -> Path:
+        if "\0" in str(v):
+            raise ValueError("a folder name can't hold a NUL character")
         return v.expanduser()
 
     @field_validator("defaults")
@@ -202,6 +204,11 @@ def load_settings(config_path: Path | None = None, **overrides: Any) -> tuple[Se
     token = _file_data.set(data)
     try:
         settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:  # a table setting in the environment that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"SCENARIO_TUI_{field.group(1).upper()}" if field else "a SCENARIO_TUI_ variable"
+        raise ConfigError(f"environment {name}: not valid JSON (a table setting is given as a JSON object, "
+                          'e.g. {"strength": 0.6})') from None
     except ValidationError as exc:
         problems = [(str(e["loc"][0]) if e["loc"] else "", e["msg"].removeprefix("Value error, "), e["loc"])
                     for e in exc.errors()]

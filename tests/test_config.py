@@ -186,3 +186,15 @@ def test_a_bad_value_from_the_environment_or_a_flag_names_where_it_came_from(
         load_settings()
     with pytest.raises(ConfigError, match=r"^command line: base_url: "):
         load_settings(base_url="http://example.com/v1")
+
+
+def test_a_table_setting_in_the_environment_that_is_not_json_names_the_variable(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCENARIO_TUI_DEFAULTS", "strength=0.5")
+    with pytest.raises(ConfigError, match=r"^environment SCENARIO_TUI_DEFAULTS: not valid JSON"):
+        load_settings()
+
+
+def test_an_output_folder_with_a_nul_character_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"c.toml: output_dir: .*NUL.* \(line 1\)"):
+        load_settings(write(tmp_path / "c.toml", 'output_dir = "o\\u0000ut"\n'))
