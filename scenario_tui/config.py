@@ -71,12 +71,12 @@ class Settings(BaseSettings):
                              description="Where results and their parameters are saved.")
     image_protocol: ImageProtocol = Field("auto", description="Terminal graphics for previews.")
     confirm_above: float = Field(20.0, ge=0, allow_inf_nan=False, description="Ask before submitting a job quoted above this many CU.")
-    poll_interval: float = Field(1.0, gt=0, allow_inf_nan=False, description="First wait between job status checks, seconds.")
-    poll_max_interval: float = Field(8.0, gt=0, allow_inf_nan=False, description="Longest wait between job status checks, seconds.")
-    follow_timeout: float = Field(24 * 3600.0, gt=0, allow_inf_nan=False,
+    poll_interval: float = Field(1.0, gt=0, le=600, allow_inf_nan=False, description="First wait between job status checks, seconds.")
+    poll_max_interval: float = Field(8.0, gt=0, le=3600, allow_inf_nan=False, description="Longest wait between job status checks, seconds.")
+    follow_timeout: float = Field(24 * 3600.0, gt=0, le=30 * 24 * 3600, allow_inf_nan=False,
                                   description="How long one job is followed before it is left running on the "
                                               "server for a later resume, seconds.")
-    sandbox_job_seconds: float = Field(6.0, ge=0, allow_inf_nan=False, description="How long a sandbox job takes.")
+    sandbox_job_seconds: float = Field(6.0, ge=0, le=3600, allow_inf_nan=False, description="How long a sandbox job takes.")
     max_download_mb: float = Field(200.0, gt=0, le=4096, allow_inf_nan=False,
                                    description="Largest result download accepted, in MiB.")
     upload_inputs: bool = Field(True, description="Upload the input image and references once as hidden assets and "

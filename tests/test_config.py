@@ -198,3 +198,10 @@ def test_a_table_setting_in_the_environment_that_is_not_json_names_the_variable(
 def test_an_output_folder_with_a_nul_character_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"c.toml: output_dir: .*NUL.* \(line 1\)"):
         load_settings(write(tmp_path / "c.toml", 'output_dir = "o\\u0000ut"\n'))
+
+
+@pytest.mark.parametrize(("key", "value"), [("poll_interval", "601"), ("poll_max_interval", "3601"),
+                                            ("follow_timeout", "3e6"), ("sandbox_job_seconds", "1e5")])
+def test_waits_have_an_upper_bound(tmp_path: Path, key: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=rf"{key}: Input should be less than or equal to .* \(line 1\)"):
+        load_settings(write(tmp_path / "c.toml", f"{key} = {value}\n"))

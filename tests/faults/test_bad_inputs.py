@@ -209,6 +209,8 @@ CONFIGS = [
     Bad("config poll_interval inf", config("poll_interval = inf\n")),
     Bad("config poll_interval 0", config("poll_interval = 0\n")),
     Bad("config poll_interval negative", config("poll_interval = -1\n")),
+    Bad("config poll_interval a year", config("poll_interval = 3.2e7\n")),
+    Bad("config follow_timeout a century", config("follow_timeout = 3.2e9\n"), unset=("SCENARIO_TUI_FOLLOW_TIMEOUT",)),
     Bad("config follow_timeout 0", config("follow_timeout = 0\n"), unset=("SCENARIO_TUI_FOLLOW_TIMEOUT",)),
     Bad("config max_download_mb huge", config("max_download_mb = 1e9\n"), unset=("SCENARIO_TUI_MAX_DOWNLOAD_MB",)),
     Bad("config base_url http", config('base_url = "http://api.example.com/v1"\n'), unset=("SCENARIO_BASE_URL",)),
