@@ -55,11 +55,13 @@ class Outcome:
 class Harness:
     """A temporary world: credentials for the fake API, input files, an output folder deep in ``tmp``."""
 
-    def __init__(self, tmp: Path, home: Path, monkeypatch: pytest.MonkeyPatch,
+    def __init__(self, tmp: Path, home: Path, data_home: Path, monkeypatch: pytest.MonkeyPatch,
                  capsys: pytest.CaptureFixture[str]) -> None:
         self.tmp, self.home, self.monkeypatch, self.capsys = tmp, home, monkeypatch, capsys
         self.out = tmp / "work" / "deep" / "out"
-        self.data = home / "xdg_data_home" / "scenario-tui"
+        self.data_home = data_home
+        self.data = data_home / "scenario-tui"
+        monkeypatch.setenv("XDG_DATA_HOME", str(data_home))
         inputs = tmp / "in"
         inputs.mkdir()
         self.image = make_image(inputs / "input.png", (64, 48))
@@ -94,7 +96,7 @@ class Harness:
         self.monkeypatch.setattr(backend, "make_engine", engine)
 
     def files(self) -> set[Path]:
-        return {p for root in (self.tmp, self.home) for p in root.rglob("*") if p.is_file()}
+        return {p for root in (self.tmp, self.home, self.data_home) for p in root.rglob("*") if p.is_file()}
 
     def run(self, api: FakeAPI, argv: list[str]) -> Outcome:
         """``scenario-tui ARGV`` in process; the outcome carries every problem the summary counts."""
@@ -122,6 +124,9 @@ class Harness:
         outside = [str(p) for p in created if not any(a == p.resolve() or a in p.resolve().parents for a in allowed)]
         if outside:
             problems["outside"] = outside
+        partial = [p.name for p in self.files() if p.name.endswith((".part", ".incoming"))]
+        if partial:
+            problems["partial files"] = partial
         leaks = [where for where, text in self._texts(out, err) if any(s in text for s in SECRETS)]
         if leaks:
             problems["leaks"] = leaks

@@ -104,3 +104,15 @@ async def test_sighup_or_sigterm_saves_the_form_and_keeps_the_running_job(
     run = Store(tmp_path / "runs.sqlite3").get(entry.key)
     assert run is not None and run.state is RunState.RUNNING and run.job_id == entry.job_id
     assert signal.getsignal(signum) is signal.SIG_DFL  # given back when the app ends
+
+
+async def test_an_output_folder_that_is_a_file_stops_the_submit_before_paying(
+        harness: Callable[..., Harness], inputs: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "out").write_text("not a folder")
+    h = harness(ui_state=filled(inputs))
+    async with h.app.run_test(size=(120, 40)) as pilot:
+        await ready(h.app, pilot)
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: any("can't be written to" in str(n.message) for n in h.app._notifications),
+                    "the reason shown")
+    assert h.sandbox_jobs() == [] and Store(tmp_path / "runs.sqlite3").runs() == []
