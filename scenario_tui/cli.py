@@ -226,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():  # signals can only be caught there
         for signum in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, _stop)
+    code = OK
     try:
         code = asyncio.run(_guarded(progress, command(args, settings, progress)))
         sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
@@ -233,9 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         progress.interrupted(settings)
         return INTERRUPTED
-    except BrokenPipeError:  # the reader of stdout went away (| head): end quietly
+    except BrokenPipeError:  # the reader of stdout went away (| head): end quietly, with the command's code
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return OK
+        return code
 
 
 def _settings(args: argparse.Namespace) -> Settings:

@@ -43,3 +43,15 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(isolated_home: Path) -
     ok = child.returncode == 0 and b"Traceback" not in err and b"BrokenPipe" not in err
     _tally(child.returncode, err, ok)
     assert ok, (child.returncode, err)
+
+
+def test_a_reader_that_goes_away_keeps_the_exit_code(isolated_home: Path) -> None:
+    """``scenario-tui cancel nope --json | head -c 0``: the JSON error is lost, the exit code (2) is not."""
+    read, write = os.pipe()
+    os.close(read)
+    child = _child(["cancel", "job_nope", "--json"], isolated_home, stdout=write, stderr=subprocess.PIPE)
+    os.close(write)
+    _, err = child.communicate(timeout=60)
+    ok = child.returncode == 2 and b"Traceback" not in err and b"no run or job job_nope" in err
+    _tally(child.returncode, err, ok)
+    assert ok, (child.returncode, err)
