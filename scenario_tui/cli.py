@@ -235,8 +235,13 @@ def main(argv: list[str] | None = None) -> int:
         progress.interrupted(settings)
         return INTERRUPTED
     except BrokenPipeError:  # the reader of stdout went away (| head): end quietly, with the command's code
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _stdout_to_devnull()
         return code
+
+
+def _stdout_to_devnull() -> None:
+    """After a closed pipe: what is still written to stdout (and its flush at exit) goes nowhere."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -336,7 +341,10 @@ class Progress:
     def result(self, data: dict[str, Any]) -> None:
         self._end_line()
         if self.json:
-            print(_json_line(data))
+            try:
+                print(_json_line(data), flush=True)
+            except BrokenPipeError:  # the reader went away (| head): the command still ends with its own code
+                _stdout_to_devnull()
 
     def interrupted(self, settings: Settings) -> None:
         self._end_line()
