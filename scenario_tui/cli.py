@@ -386,6 +386,8 @@ async def _guarded(progress: Progress, work: Any) -> int:
             progress.say(f"{problem.severity}: {problem}")
         progress.result({"error": str(exc), "exitCode": BAD_INPUT})
         return BAD_INPUT
+    except BrokenPipeError:  # stdout's reader went away: not bad input (main ends quietly)
+        raise
     except (UsageError, ImageProblem, ModelProblem, ApiError, OSError, StoreError) as exc:
         code = API_ERROR if isinstance(exc, ApiError) else BAD_INPUT
         message = str(exc)

@@ -12,7 +12,7 @@ from tests.faults.summary import TALLY
 
 
 def _child(args: list[str], home: Path, **kw: object) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "cfg")}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "XDG_CONFIG_HOME": str(home / "cfg")}
     return subprocess.Popen([sys.executable, "-m", "scenario_tui", *args], env=env, **kw)  # type: ignore[call-overload]
 
 
@@ -53,5 +53,17 @@ def test_a_reader_that_goes_away_keeps_the_exit_code(isolated_home: Path) -> Non
     os.close(write)
     _, err = child.communicate(timeout=60)
     ok = child.returncode == 2 and b"Traceback" not in err and b"no run or job job_nope" in err
+    _tally(child.returncode, err, ok)
+    assert ok, (child.returncode, err)
+
+
+def test_a_reader_that_goes_away_mid_listing_is_not_an_error(isolated_home: Path) -> None:
+    """``scenario-tui models | head -n1`` with stdout unbuffered: no "[Errno 32] Broken pipe" error, exit 0."""
+    read, write = os.pipe()
+    os.close(read)
+    child = _child(["models"], isolated_home, stdout=write, stderr=subprocess.PIPE)
+    os.close(write)
+    _, err = child.communicate(timeout=60)
+    ok = child.returncode == 0 and b"Broken pipe" not in err and b"Traceback" not in err
     _tally(child.returncode, err, ok)
     assert ok, (child.returncode, err)
