@@ -468,11 +468,10 @@ def _split_refs(values: list[str]) -> tuple[list[Path], list[str]]:
 
 
 def _is_path(value: str) -> bool:
-    """An argument names a file unless no such file exists and it looks like an asset id (``asset_...``):
-    a mistyped file name is "no such file", never sent as an id."""
-    from scenario_tui.core.params import is_asset_id
+    """An argument names a file unless no such file exists and it looks like an asset id (``asset_...``)."""
+    from scenario_tui.core.params import looks_like_asset_id
 
-    return Path(value).exists() or not (value.startswith("asset_") and is_asset_id(value))
+    return Path(value).exists() or not looks_like_asset_id(value)
 
 
 def _concepts(values: list[str]) -> list[dict[str, str]]:

@@ -1,5 +1,6 @@
-"""The TUI against a hostile server and signals: ids and seeds built to escape the output folder and the
-terminal, and SIGTERM/SIGHUP (a closed SSH session) while a paid job runs."""
+"""The TUI at the trust boundary: ids and seeds built to escape the output folder and the terminal,
+SIGTERM/SIGHUP (a closed SSH session) while a paid job runs, and bad input (an output folder that is a
+file, a mistyped file name)."""
 
 from __future__ import annotations
 
@@ -116,3 +117,14 @@ async def test_an_output_folder_that_is_a_file_stops_the_submit_before_paying(
         await until(pilot, lambda: any("can't be written to" in str(n.message) for n in h.app._notifications),
                     "the reason shown")
     assert h.sandbox_jobs() == [] and Store(tmp_path / "runs.sqlite3").runs() == []
+
+
+async def test_a_mistyped_file_name_is_no_such_file_not_an_asset_id(tmp_path: Path) -> None:
+    from tests.ui.test_file_field import FieldApp, type_and_enter
+
+    app = FieldApp("image")
+    async with app.run_test() as pilot:
+        await type_and_enter(app, pilot, "myinput")  # meant myinput.png
+        assert app.field.asset_id is None and app.field.problem is not None
+        await type_and_enter(app, pilot, "asset_Abc-123")
+        assert app.field.asset_id == "asset_Abc-123" and app.field.problem is None
