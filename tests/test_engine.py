@@ -4,6 +4,7 @@ follow, download exactly once, provenance."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -346,7 +347,15 @@ def test_hostile_ids_and_seeds_never_leave_the_output_folder() -> None:
 
     name = result_name("../../etc/job\x1b]0;x", 0, "../../../seed", "image/png")
     assert "/" not in name and ".." not in name and "\x1b" not in name
-    assert name.endswith("_01_seed-seed.png")
+    assert re.fullmatch(r"etc-job-0-x-[0-9a-f]{8}_01_seed-seed-[0-9a-f]{8}\.png", name)
+    assert result_name("job_1", 0, "7", "image/png") == "job_1_01_seed-7.png"  # ordinary ids stay as they are
+
+
+def test_ids_reduced_alike_never_name_the_same_file() -> None:
+    from scenario_tui.core.engine import result_name
+
+    names = {result_name(job_id, 0, "7", None) for job_id in ("a/b", "a-b", "a b", "a\x1bb", "../a-b", "a-b/")}
+    assert len(names) == 6 and "a-b_01_seed-7.png" in names
 
 
 class Tampered(Recorder):

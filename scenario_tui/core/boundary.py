@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from pathlib import Path
@@ -17,9 +18,14 @@ def safe_name(text: str, *, fallback: str = "unnamed", limit: int = MAX_NAME) ->
     """``text`` reduced to letters, digits, ``_``, ``.`` and ``-`` (runs of others become ``-``), capped.
 
     Never empty, never ``.``/``..`` or hidden: usable as one file-name part whatever the server sent.
+    A text that had to be changed gets a short hash of itself, so two ids reduced alike (``a/b``,
+    ``a-b``) never name the same file.
     """
     name = _UNSAFE_NAME.sub("-", text).strip(".-")[:limit].rstrip(".-")
-    return name or fallback
+    if name == text:
+        return name
+    tag = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{name[:limit - len(tag) - 1].rstrip('.-') or fallback}-{tag}"
 
 
 def inside(folder: Path, name: str) -> Path:
