@@ -152,6 +152,10 @@ FILES = [
     Bad("output folder under a file", gen_with("--output-dir", lambda w: str(Path(_a_file(w)) / "sub"))),
     Bad("output folder in /proc", gen_with("--output-dir", lambda w: "/proc/self/nope/out")),
     Bad("config a directory", lambda w: ["--config", str(w.tmp), "models"]),
+    Bad("mask like /dev/zero", lambda w: ["mask", "--like", "/dev/zero", str(w.out / "m.png")]),
+    Bad("mask from a missing file", lambda w: ["mask", "--from", "nope.png", str(w.out / "m.png")]),
+    Bad("mask written over a folder", lambda w: ["mask", "--size", "8x8", str(w.tmp / "in")]),
+    Bad("mask written into /proc", lambda w: ["mask", "--size", "8x8", "/proc/self/nope/m.png"]),
 ]
 
 FLAGS = [
@@ -196,6 +200,9 @@ FLAGS = [
     Bad("no image", gen_without("--image")),
     Bad("no reference", gen_without("--ref")),
     Bad("no command argument", lambda w: ["jobs", "show"]),
+    Bad("mask of 100000x100000", lambda w: ["mask", "--size", "100000x100000", str(w.out / "m.png")]),
+    Bad("mask rect nan", lambda w: ["mask", "--size", "8x8", "--rect", "nan,0,1,1", str(w.out / "m.png")]),
+    Bad("mask feather 1e30", lambda w: ["mask", "--size", "8x8", "--feather", "1e30", str(w.out / "m.png")]),
 ]
 
 CONFIGS = [
