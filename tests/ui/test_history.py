@@ -250,6 +250,21 @@ async def test_star_and_discard_are_stored_and_discarded_files_are_kept(harness:
         await select(app, pilot, "a red lighthouse")
         assert "_02_" not in str(history(app).query_one("#history-detail").render())
 
+        kept, discarded = run.files
+        await pilot.press("x")  # the starred result is not discarded: its file can't be deleted
+        await settle(app, pilot)
+        assert isinstance(app.screen, HistoryScreen) and kept.is_file()
+        await pilot.press("a", "right", "x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("n")  # keep it
+        await settle(app, pilot)
+        assert discarded.is_file()
+        await pilot.press("x")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question again")
+        await pilot.press("y")
+        await settle(app, pilot)
+        assert not discarded.exists() and kept.is_file() and isinstance(app.screen, HistoryScreen)
+
 
 async def test_thumbnails_of_the_first_kept_result_load_in_a_worker(harness: Callable[..., Harness],
                                                                    inputs: dict[str, str]) -> None:

@@ -31,6 +31,7 @@ from scenario_tui.core.boundary import printable
 from scenario_tui.core.store import ResultRecord, Run, RunState
 from scenario_tui.ui.images import thumbnail_class
 from scenario_tui.ui.paths import shown_path
+from scenario_tui.ui.screens.confirm import ConfirmScreen
 from scenario_tui.ui.services import app_of
 from scenario_tui.ui.widgets.chrome import KeyFooter
 from scenario_tui.ui.widgets.jobs import state_label
@@ -251,6 +252,7 @@ class HistoryScreen(Screen[LoadRun | UseResult | None]):
         Binding("s", "star", "Star", id="history-star"),
         Binding("d", "discard", "Discard", id="history-discard"),
         Binding("a", "show_discarded", "Show discarded", id="history-show-discarded", show=False),
+        Binding("x", "delete_file", "Delete a discarded result's file", id="history-delete-file", show=False),
         Binding("t", "next_state", "Next state filter", id="history-state", show=False),
         # priority: handled as the key arrives, so the keys typed right after it already go to the filter
         # (not to the list, where a letter is an action)
@@ -386,6 +388,32 @@ class HistoryScreen(Screen[LoadRun | UseResult | None]):
             return self.focused is not self.query_one("#history-filter")
         return True
 
+    def action_delete_file(self) -> None:
+        """Delete a discarded result's file, once the user says yes (nothing else ever deletes one)."""
+        run, result = self.run, self._result()
+        if run is None or result is None or not result.discarded or not result.file:
+            self.notify("Only a discarded result's file can be deleted (d discards it first).", timeout=4)
+            return
+        path = Path(result.file)
+        if not path.is_file():
+            self.notify(f"{shown_path(path)} is already gone.", markup=False, timeout=4)
+            return
+
+        def answer(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                path.unlink()
+            except OSError as exc:
+                self.notify(f"Couldn't delete {shown_path(path)}: {exc.strerror or exc}", severity="error",
+                            markup=False)
+                return
+            self.notify(f"Deleted {shown_path(path)}", markup=False, timeout=4)
+            self._refresh_run(run)
+
+        self.app.push_screen(ConfirmScreen(f"Delete {shown_path(path)} from the disk? This can't be undone.",
+                                           yes="Delete", no="Keep"), answer)
+
     def action_find(self) -> None:
         self.set_focus(self.query_one("#history-filter", Input))  # now, not on a later turn like Widget.focus
 
@@ -446,7 +474,7 @@ class HistoryScreen(Screen[LoadRun | UseResult | None]):
             discard = not result.discarded
             self._refresh_run(app_of(self).engine.store.mark_result(run.id, result.index, discarded=discard))
             if discard and result.file:
-                self.notify(f"Discarded {shown_path(Path(result.file)).name} (the file is kept; a: show discarded)",
+                self.notify(f"Discarded {shown_path(Path(result.file)).name} (the file is kept; x deletes it)",
                             markup=False, timeout=4)
 
     def action_show_discarded(self) -> None:
