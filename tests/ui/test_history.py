@@ -157,7 +157,8 @@ async def test_missing_input_files_are_named_and_such_a_run_is_not_re_run(harnes
 
 
 async def test_re_run_with_the_same_or_a_new_seed_goes_through_the_form(harness: Callable[..., Harness],
-                                                                       inputs: dict[str, str]) -> None:
+                                                                       inputs: dict[str, str],
+                                                                       no_cooldown: None) -> None:
     h = harness(ui_state=start_state())
     app = h.app
     async with app.run_test(size=(120, 40)) as pilot:
