@@ -177,7 +177,7 @@ class MainScreen(Screen[None]):
             blockers.update(summary)
             blockers.set_class(bool(blocking), "-shown")
         fresh = not blocking and self.quote is not None and self.quote[0] == self._fingerprint(values)
-        if blocking and self._rerun and self._files_settled():
+        if blocking and self._rerun and self._form_settled():
             self.notify(f"Not re-run: {blocking[0]}", severity="error", markup=False)
             self._rerun = None
         if blocking:
@@ -309,7 +309,7 @@ class MainScreen(Screen[None]):
         # the form may have changed while the quote was on its way: show it only if it still applies
         fresh = self.quote is not None and self.quote[0] == self._fingerprint(self._values())
         self._update_costbar(fresh)
-        if self._rerun and fresh and self._files_settled():
+        if self._rerun and fresh and self._form_settled():
             self._rerun = None
             self.action_submit()  # the usual way: the quote is there, the confirmation rules apply
         elif self._rerun and self.quote is None:
@@ -483,7 +483,7 @@ class MainScreen(Screen[None]):
 
         self.app.push_screen(HistoryScreen(), chosen)
 
-    def _files_settled(self) -> bool:
+    def _form_settled(self) -> bool:
         """Every file field with a value has loaded it (or said why not) and the model is looked up."""
         return all(not f.value.strip() or f.loaded or f.asset_id or f.problem for f in self._file_fields()) \
             and not any(w.group in ("file-load", "model") and not w.is_finished for w in self.app.workers)
