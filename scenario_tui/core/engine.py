@@ -245,8 +245,7 @@ class Engine:
             values["modelId"] = model.id
         settled: list[str] = []
         if draft.image is not None and "width" not in values and "height" not in values:
-            lo, hi = P.rules_for(model.type if model else None).size
-            values["width"], values["height"] = imaging.suggest_size(*draft.image.size, lo, hi)
+            values["width"], values["height"] = size_from_input(draft.image.size, model)
             settled.append(f"size: {values['width']}×{values['height']} (from the input image)")
         if "seed" not in values:
             values["seed"] = str(secrets.randbelow(2**32))
@@ -562,6 +561,12 @@ class Engine:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def size_from_input(image_size: tuple[int, int], model: P.ModelLike | None) -> tuple[int, int]:
+    """The width and height sent when the user sets neither: the input's aspect, within the model's limits."""
+    lo, hi = P.rules_for(model.type if model else None).size
+    return imaging.suggest_size(*image_size, lo, hi)
 
 
 def result_name(job_id: str, index: int, seed: str | None, mime: str | None) -> str:

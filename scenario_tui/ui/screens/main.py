@@ -18,7 +18,7 @@ from textual.widgets import Input, Static, Switch
 from scenario_tui.core import imaging
 from scenario_tui.core import params as P
 from scenario_tui.core.api import ApiError, ModelInfo, Quote
-from scenario_tui.core.engine import Draft, ModelProblem, Request, RequestProblem
+from scenario_tui.core.engine import Draft, ModelProblem, Request, RequestProblem, size_from_input
 from scenario_tui.core.store import RunState
 from scenario_tui.ui.screens.confirm import ConfirmScreen
 from scenario_tui.ui.widgets.chrome import KeyFooter, TextBar
@@ -168,6 +168,9 @@ class MainScreen(Screen[None]):
         values = self._values()
         self.checked = P.check(values, self.model)
         self.form.show(self.checked, self.widget_problems)
+        image = self.form.file("image").loaded
+        self.form.show_size_from_input(size_from_input(image.size, self.model)
+                                       if isinstance(image, imaging.LoadedImage) else None)
         blocking = self.blocking()
         summary = f"✗ {len(blocking)} to fix before submitting: " + "; ".join(map(str, blocking))
         blockers = self.query_one("#blockers", Static)
@@ -373,13 +376,15 @@ class MainScreen(Screen[None]):
         seed = request.params.seed
         if self.form.seed_mode == "increment" and seed is not None and seed.isdigit():
             # every sample of the job used a seed of its own: the next run starts after them
-            self.query_one("#param-seed", Input).value = str(int(seed) + (request.params.numSamples or 1))
+            self.query_one("#param-seed", Input).value = P.next_seed(seed, request.params.numSamples)
         self.save_state()
 
     # --- files, size and preview -----------------------------------------------------------------------
     @on(FileField.Changed)
     def _on_file(self, event: FileField.Changed) -> None:
         field = event.file_field
+        if field.reading:
+            return  # the outcome follows
         if field.id == "file-image":
             loaded = field.loaded
             self.form.file("mask").image_size = loaded.size if isinstance(loaded, imaging.LoadedImage) else None
@@ -460,8 +465,7 @@ class MainScreen(Screen[None]):
         if not isinstance(image, imaging.LoadedImage):
             self.notify("Pick an input image first.", severity="warning")
             return
-        lo, hi = P.rules_for(self.model.type if self.model else None).size
-        width, height = imaging.suggest_size(*image.size, lo, hi)
+        width, height = size_from_input(image.size, self.model)
         self.query_one("#param-width", Input).value = str(width)
         self.query_one("#param-height", Input).value = str(height)
 

@@ -19,7 +19,7 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from scenario_tui.core.imaging import ImageProblem, contact_sheet, load_image, thumbnail
-from scenario_tui.ui.images import cell_size, is_graphics, remeasure_cell_size
+from scenario_tui.ui.images import cell_size, in_colour, is_graphics, remeasure_cell_size
 from scenario_tui.ui.paths import shown_path
 
 WATCH_INTERVAL = 0.25
@@ -150,7 +150,7 @@ class Preview(Widget, can_focus=True):
         yield Static(id="preview-title")
         with Container(id="preview-body"):
             if self._image_cls is not None:
-                yield self._image_cls(id="preview-image")
+                yield in_colour(self._image_cls)(id="preview-image")
             yield Static(id="preview-text")
         yield Static(id="preview-caption")
 
