@@ -21,7 +21,7 @@ from scenario_tui.core.api import ApiError, ModelInfo, Quote
 from scenario_tui.core.engine import Draft, ModelProblem, Request, RequestProblem, size_from_input
 from scenario_tui.core.store import RunState
 from scenario_tui.ui.screens.confirm import ConfirmScreen
-from scenario_tui.ui.widgets.chrome import KeyFooter, TextBar
+from scenario_tui.ui.widgets.chrome import FitBar, KeyFooter, TextBar
 from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.form import ParamForm, help_line, row_of
 from scenario_tui.ui.widgets.jobs import JobPanel
@@ -75,7 +75,7 @@ class MainScreen(Screen[None]):
             initial["ipAdapterImageIds"] = ", ".join(initial["ipAdapterImageIds"])
         initial.update(state.values)
         initial["_seed_mode"] = state.seed_mode
-        yield Static(self._mode_text(), id="topbar")
+        yield FitBar(self._mode_texts(), id="topbar")
         with Horizontal(id="body"):
             with Vertical(id="formcol"):
                 yield ParamForm(initial, show_deprecated=state.show_deprecated, id="form")
@@ -87,22 +87,26 @@ class MainScreen(Screen[None]):
         yield Static(id="blockers", markup=False)
         yield KeyFooter()
 
-    def _mode_text(self) -> Text:
-        """Mode badge, then the image protocol (kept within 80 columns), then the details that may be cut."""
+    def _mode_texts(self) -> list[Text]:
+        """The top bar from the most to the least said: mode badge and image protocol stay in every one."""
         app: Any = self.app
-        text = Text(no_wrap=True, overflow="ellipsis")
-        if app.sandbox:
-            text.append(" SANDBOX ", style="bold black on yellow")
-        else:
-            text.append(" LIVE ", style="bold white on dark_green")
-        text.append(f" images: {app.protocol} ", style="bold")
-        text.append("(scenario-tui doctor says why) · ", style="dim")
-        if app.sandbox:
-            text.append("offline simulator · no account · nothing is charged · "
-                        "set SCENARIO_API_KEY and SCENARIO_API_SECRET for Scenario")
-        else:
-            text.append(f"{app.settings.base_url} (jobs are charged in creative units)")
-        return text
+        sandbox = app.sandbox
+        tails = ([" · offline simulator · no account · nothing is charged · set SCENARIO_API_KEY and "
+                  "SCENARIO_API_SECRET for Scenario", " · offline simulator, nothing is charged · "
+                  "set SCENARIO_API_KEY/SECRET for Scenario", " · offline simulator, nothing is charged", ""]
+                 if sandbox else [f" · {app.settings.base_url} (jobs are charged in creative units)",
+                                  f" · {app.settings.base_url} (charged)", " · jobs are charged", ""])
+        variants = []
+        for n, tail in enumerate(tails):
+            text = Text(no_wrap=True, overflow="ellipsis")
+            text.append(" SANDBOX " if sandbox else " LIVE ",
+                        style="bold black on yellow" if sandbox else "bold white on dark_green")
+            text.append(f" images: {app.protocol}", style="bold")
+            if n == 0:
+                text.append(" (scenario-tui doctor says why)", style="dim")
+            text.append(tail)
+            variants.append(text)
+        return variants
 
     def on_mount(self) -> None:
         state = app_of(self).ui_state

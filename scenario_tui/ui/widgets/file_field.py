@@ -52,10 +52,10 @@ _DEBOUNCE = 0.3
 _LOADING = "loading…"
 _ASSET_INFO = "asset id (sent as is)"
 _MASK_ASSET = "masks must be files here; use the Mask asset id field for an uploaded mask"
-_PLACEHOLDERS: dict[Role, str] = {
-    "image": "path to an image, or an asset id",
-    "reference": "path to an image, or an asset id",
-    "mask": "path to a mask image (white or transparent = repaint)",
+_PLACEHOLDERS: dict[Role, str] = {  # short: they must fit the field at 80 columns
+    "image": "image file or asset id",
+    "reference": "image file or asset id",
+    "mask": "mask file, white=repaint",
 }
 
 

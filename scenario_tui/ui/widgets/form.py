@@ -29,7 +29,8 @@ from scenario_tui.ui.widgets.chrome import Section, TextBar
 PLACEHOLDER_IMAGE = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVQYV2NgYAAAAAMAAWgmW"
                      "Q0AAAAASUVORK5CYII=")
 STILL_LOADING = "still loading…"
-SEED_MODES = (("Random each run", "random"), ("Fixed", "fixed"), ("Increment each run", "increment"))
+SEED_MODES = (("Random", "random"), ("Fixed", "fixed"), ("Increment", "increment"))
+_SEED_MODES_HELP = " Random: a new seed each run. Increment: the next run starts after this one's samples."
 # Parameters with no row of their own: scales live in the reference list; the quote is the dry run.
 _NO_ROW = {"ipAdapterScales", "dryRun"}
 # Parameters read from file widgets rather than ``ParamForm.text``.
@@ -44,7 +45,7 @@ def row_of(field: str) -> str:
 def help_line(name: str) -> str:
     """Range and default, then the help text: shown while the field is focused."""
     limits = P.limits_text(name)
-    return (f"{limits}. " if limits else "") + P.help_text(name)
+    return (f"{limits}. " if limits else "") + P.help_text(name) + (_SEED_MODES_HELP if name == "seed" else "")
 
 
 class ParamRow(Widget):
@@ -128,6 +129,10 @@ class ParamForm(VerticalScroll):
         self.touched: set[str] = set()
         self._focused_row: ParamRow | None = None
 
+    def on_mount(self) -> None:
+        # With 16 colours the theme's field backgrounds become the screen's black: give them one that stays.
+        self.set_class(self.app.console.color_system in ("standard", "windows"), "-ansi-16")
+
     # --- building ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         for group in P.Group:
@@ -153,7 +158,7 @@ class ParamForm(VerticalScroll):
         elif name == "ipAdapterImages":
             yield ParamRow(name, ReferenceList(id="references"), stacked=True)
         elif name == "modelId":
-            yield ParamRow(name, Input(str(value or ""), placeholder="model id (ctrl+l lists them)", id="param-modelId",
+            yield ParamRow(name, Input(str(value or ""), placeholder="model id", id="param-modelId",
                                        compact=True),
                            ShortcutButton("List…", id="pick-model", tooltip="List compatible models (ctrl+l)"))
             yield TextBar(id="model-info")
