@@ -324,3 +324,19 @@ async def test_fields_stay_visible_with_16_colours(harness: Callable[..., Harnes
         for selector in ("#param-strength", "#param-prompt", ".file-path"):
             field = main(app).query_one(selector)
             assert in_16(field) != in_16(form), selector
+
+
+async def test_a_built_preview_is_made_off_the_ui_thread(harness: Callable[..., Harness]) -> None:
+    threads: list[str] = []
+
+    def build() -> Any:
+        from PIL import Image
+
+        threads.append(threading.current_thread().name)
+        return Image.new("RGB", (32, 32), (10, 200, 10))
+
+    app = harness().app
+    async with app.run_test(size=(120, 40)) as pilot:
+        main(app).query_one(Preview).show([PreviewItem("overlay", build=build)])
+        await settle(app, pilot)
+        assert threads and threads[0] != threading.main_thread().name

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
+from PIL.Image import Image as PILImage
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult, SystemCommand
@@ -34,6 +36,11 @@ QUOTE_DELAY = 0.8
 MODEL_DELAY = 0.6
 SUBMIT_COOLDOWN = 1.5  # key repeat can't submit twice
 NARROW = 100  # terminal columns below which labels get a narrower column
+
+
+def _overlay(image: PILImage, mask: PILImage) -> PILImage:
+    """The input with its mask shown over it (runs in the preview's worker)."""
+    return imaging.mask_overlay(imaging.thumbnail(image, (800, 800)), imaging.thumbnail(mask, (800, 800)))
 
 
 class MainScreen(Screen[None]):
@@ -405,14 +412,14 @@ class MainScreen(Screen[None]):
         items: list[PreviewItem] = []
         if isinstance(image, imaging.LoadedImage):
             if isinstance(mask, imaging.LoadedMask) and mask.image.size == image.size:
-                items.append(PreviewItem("Input + mask", None, imaging.mask_overlay(
-                    imaging.thumbnail(image.image, (800, 800)), imaging.thumbnail(mask.image, (800, 800)))))
-            items.append(PreviewItem(f"Input · {image.path.name if image.path else ''}", image.path, None))
+                items.append(PreviewItem("Input + mask", build=partial(_overlay, image.image, mask.image)))
+            # the images already loaded: a big file is not decoded twice
+            items.append(PreviewItem(f"Input · {image.path.name if image.path else ''}", image.path, image.image))
         if isinstance(mask, imaging.LoadedMask):
-            items.append(PreviewItem(f"Mask · {mask.coverage:.1f} % repainted", mask.path, None))
+            items.append(PreviewItem(f"Mask · {mask.coverage:.1f} % repainted", mask.path, mask.image))
         for n, (field, _) in enumerate(form.references.rows(), start=1):
             if isinstance(field.loaded, imaging.LoadedImage):
-                items.append(PreviewItem(f"Reference {n}", field.loaded.path, None))
+                items.append(PreviewItem(f"Reference {n}", field.loaded.path, field.loaded.image))
         if items:
             self.query_one(Preview).show(items)
 
