@@ -9,9 +9,15 @@ from scenario_tui.core.params import is_asset_id
 
 
 def shown_path(path: Path) -> Path:
-    """``path`` relative to the working folder when it lies inside it, else as it is."""
+    """``path`` relative to the working folder when it lies inside it, else as it is.
+
+    From the root folder every path is "inside": they stay absolute there.
+    """
+    cwd = Path.cwd()
+    if cwd == Path(cwd.anchor):
+        return path
     try:
-        return path.relative_to(Path.cwd())
+        return path.relative_to(cwd)
     except ValueError:
         return path
 

@@ -340,3 +340,12 @@ async def test_a_built_preview_is_made_off_the_ui_thread(harness: Callable[..., 
         main(app).query_one(Preview).show([PreviewItem("overlay", build=build)])
         await settle(app, pilot)
         assert threads and threads[0] != threading.main_thread().name
+
+
+def test_paths_are_shown_whole_from_the_root_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from scenario_tui.ui.paths import shown_path
+
+    monkeypatch.chdir("/")
+    assert shown_path(tmp_path / "a.png") == tmp_path / "a.png"
+    monkeypatch.chdir(tmp_path)
+    assert shown_path(tmp_path / "a.png") == Path("a.png")
