@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal, Protocol, Self, cast
 
 from PIL.Image import Image as PILImage
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -359,10 +359,11 @@ class FileField(Widget):
     def recheck(self) -> None:
         """Read the file again if it changed on disk (or appeared, or went) since it was read."""
         if self._requested and not self._reading and self._outcome.asset_id is None:
-            self.run_worker(self._recheck(self._requested), group="file-recheck", exclusive=True,
-                            exit_on_error=False)
+            self._recheck()
 
-    async def _recheck(self, text: str) -> None:
+    @work(group="file-recheck", exclusive=True, exit_on_error=False)
+    async def _recheck(self) -> None:
+        text = self._requested
         stamp = await asyncio.to_thread(_stamp, text)
         if text == self._requested and not self._reading and stamp != self._outcome.stamp:
             self._load()
