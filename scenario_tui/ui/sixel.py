@@ -1,14 +1,22 @@
 """textual-image's sixel widget with our encoder (palette first, dithered, sized to the terminal).
 
 textual-image keeps the parts it does well: placing the stream in the widget's region, cropping
-and caching. Only the encoding step (``_ImageSixelImpl._image_to_sixels``, a method meant to be
-replaced) is ours; see :mod:`scenario_tui.core.sixel` for why.
+and caching. Ours are the encoding step (``_ImageSixelImpl._image_to_sixels``, a method meant to be
+replaced; see :mod:`scenario_tui.core.sixel` for why) and the cells under the image, which are
+painted in the widget's background before the stream is drawn over them: textual-image leaves them
+empty, so Textual pads them in the terminal's default background, which shows wherever the image
+doesn't cover its last column or row (konsole: a grey strip beside the image).
 """
 
 from __future__ import annotations
 
 from PIL import Image as PILImage
+from rich.color import Color
+from rich.segment import Segment
+from rich.style import Style
 from textual.app import ComposeResult
+from textual.geometry import Region
+from textual.strip import Strip
 from textual_image._sixel import BackgroundColor, SixelOptions
 from textual_image.widget.sixel import Image as _TextualImageSixel
 from textual_image.widget.sixel import _ImageSixelImpl
@@ -37,6 +45,16 @@ class _PaletteFirstSixels(_ImageSixelImpl):
     ) -> str:
         r, g, b, _ = background or (0, 0, 0, 1.0)
         return sixel.encode(image, _registers, (r, g, b))
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        lines = super().render_lines(crop)
+        if not lines:
+            return lines
+        r, g, b, _ = self._get_background_rgba()
+        blank = Segment(" " * crop.width, Style(bgcolor=Color.from_rgb(r, g, b)))
+        *above, last = lines
+        # the stream (on the last line) moves the cursor to the top left itself, so it is drawn over these
+        return [Strip([blank], crop.width) for _ in above] + [Strip([blank, *last], crop.width)]
 
 
 class SixelImage(_TextualImageSixel, Renderable=_TextualImageSixel._Renderable):

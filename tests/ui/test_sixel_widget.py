@@ -118,3 +118,23 @@ def test_thumbnails_are_half_cell_where_previews_draw_pixels() -> None:
     assert images.thumbnail_class(TGPImage) is HalfcellImage
     assert images.thumbnail_class(UnicodeImage) is UnicodeImage
     assert images.thumbnail_class(None) is None
+
+
+async def test_cells_under_the_image_are_painted_in_the_widget_background_before_the_stream() -> None:
+    """Else Textual pads them in the terminal's default background, a strip wherever the image doesn't reach."""
+    app = SixelApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        impl = app.query_one("#image").children[0]
+        crop = impl.region.reset_offset
+        lines = impl.render_lines(crop)
+        assert len(lines) == crop.height > 1
+        r, g, b, _ = impl._get_background_rgba()
+        for number, line in enumerate(lines):
+            first = next(iter(line))
+            assert first.text == " " * crop.width, number
+            assert first.style is not None and first.style.bgcolor is not None
+            assert first.style.bgcolor.get_truecolor() == (r, g, b), number
+            assert line.cell_length == crop.width
+        texts = [segment.text for segment in lines[-1]]
+        assert texts[0] == " " * crop.width and any(text.startswith("\x1bP") for text in texts[1:])
