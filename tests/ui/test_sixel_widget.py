@@ -138,3 +138,23 @@ async def test_cells_under_the_image_are_painted_in_the_widget_background_before
             assert line.cell_length == crop.width
         texts = [segment.text for segment in lines[-1]]
         assert texts[0] == " " * crop.width and any(text.startswith("\x1bP") for text in texts[1:])
+
+
+async def test_repainting_the_image_repaints_the_caption_below_it(tmp_path: Path) -> None:
+    """konsole clears a cell row below a sixel image; the caption drawn after it in the same frame survives."""
+    app = PreviewApp(image_cls=sixel.SixelImage)
+    async with app.run_test(size=(80, 30)) as pilot:
+        preview = app.query_one(Preview)
+        preview.show([PreviewItem("a", make_image(tmp_path / "a.png"))])
+        await settle(app, pilot)
+        caption = preview.query_one("#preview-caption")
+        refreshed: list[object] = []
+        original = caption.refresh
+
+        def spy(*args: object, **kwargs: object) -> object:
+            refreshed.append(True)
+            return original(*args, **kwargs)  # type: ignore[arg-type]
+
+        caption.refresh = spy  # type: ignore[method-assign]
+        preview.repaint_image()
+        assert refreshed, "the caption is repainted with the image"
