@@ -158,3 +158,16 @@ async def test_repainting_the_image_repaints_the_caption_below_it(tmp_path: Path
         caption.refresh = spy  # type: ignore[method-assign]
         preview.repaint_image()
         assert refreshed, "the caption is repainted with the image"
+
+
+async def test_after_the_stream_the_cursor_is_back_on_the_image_last_row() -> None:
+    """Textual writes the rest of that row next; one row lower, the cells right of the image were never repainted."""
+    app = SixelApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        impl = app.query_one("#image").children[0]
+        region = impl.region
+        last = list(impl.render_lines(region.reset_offset)[-1])
+        assert last[-1].text == f"\x1b[{region.bottom};{region.right + 1}H"  # 1-based row of region.bottom - 1
+        stream = next(i for i, segment in enumerate(last) if segment.text.startswith("\x1bP"))
+        assert last[stream - 1].text == f"\x1b[{region.y + 1};{region.x + 1}H"
