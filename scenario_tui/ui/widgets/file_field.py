@@ -14,7 +14,6 @@ from typing import Literal, Protocol, Self, cast
 from PIL.Image import Image as PILImage
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
@@ -23,6 +22,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Button, Input, Static
 
+from scenario_tui.ui.actions import Where, bindings
 from scenario_tui.core.imaging import (
     ImageProblem,
     LoadedImage,
@@ -214,10 +214,7 @@ class FileField(Widget):
     FileField .file-resize { display: none; margin-left: 1; }
     """
 
-    BINDINGS = [
-        Binding("ctrl+o", "browse", "Browse", id="browse"),
-        Binding("ctrl+t", "resize_mask", "Resize mask", id="resize-mask"),
-    ]
+    BINDINGS = bindings(Where.FILE)
 
     image_size: reactive[tuple[int, int] | None] = reactive(None, init=False)
     """Size of the input image; a mask of another size is refused with an offer to resize it."""

@@ -12,7 +12,6 @@ from typing import Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
@@ -20,6 +19,7 @@ from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
+from scenario_tui.ui.actions import Where, bindings
 from scenario_tui.core.api import ApiError
 from scenario_tui.core.boundary import printable
 from scenario_tui.core.engine import Event, FileSaved, NeedsDecision, Notice, RunChanged
@@ -247,13 +247,7 @@ class JobPanel(Widget, can_focus=True):
     JobPanel:focus JobRow.-selected { background: $accent 30%; }
     """
 
-    BINDINGS = [
-        Binding("up", "select(-1)", "Previous job", show=False),
-        Binding("down", "select(1)", "Next job", show=False),
-        Binding("enter", "show", "Show results", id="show-results"),
-        Binding("c", "cancel", "Cancel job", id="cancel-job"),
-        Binding("q", "app.quit", "Quit", show=False, id="quit-q"),  # not in the form: q is too easy to hit there
-    ]
+    BINDINGS = bindings(Where.JOBS)
 
     selected_key: reactive[str | None] = reactive(None, init=False)
 
@@ -360,8 +354,27 @@ class JobPanel(Widget, can_focus=True):
             self.post_message(self.Selected(entry))
 
     def action_cancel(self) -> None:
-        if entry := self.selected:
-            self.cancel(entry)
+        """Cancel the selected job after a yes (the safe answer, No, is the default); a job that can't be
+        canceled is told at once."""
+        entry = self.selected
+        if entry is None:
+            return
+        if not entry.running or entry.job_id is None:
+            self.cancel(entry)  # says why there is nothing to cancel
+            return
+        from scenario_tui.ui.screens.confirm import ConfirmScreen
+
+        prompt = " ".join(entry.run.prompt.split())
+        prompt = prompt if len(prompt) <= 60 else prompt[:59] + "…"
+        cost = f", {entry.cost:g} CU" if entry.cost is not None else ""
+        question = printable(f"Cancel job {entry.job_id} ({entry.state}{cost}: \"{prompt}\")? The server may "
+                             "refuse; the job's real end comes from following it.")
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.cancel(entry)
+
+        self.app.push_screen(ConfirmScreen(question, yes="Cancel job", no="Keep it"), answer)
 
     # ------------------------------------------------------------------ following runs
 

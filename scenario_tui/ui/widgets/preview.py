@@ -12,12 +12,12 @@ from PIL import Image
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Container
 from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
+from scenario_tui.ui.actions import Where, bindings
 from scenario_tui.core.imaging import ImageProblem, contact_sheet, load_image, thumbnail
 from scenario_tui.ui.images import cell_size, is_graphics, remeasure_cell_size
 from scenario_tui.ui.paths import shown_path
@@ -130,12 +130,7 @@ class Preview(Widget, can_focus=True):
     Preview #preview-caption { height: 1; color: $text-muted; }
     """
 
-    BINDINGS = [
-        Binding("right,]", "step(1)", "Next image", id="next-image"),
-        Binding("left,[", "step(-1)", "Previous image", id="previous-image"),
-        Binding("g", "grid", "Grid", id="grid"),
-        Binding("q", "app.quit", "Quit", show=False, id="quit-q"),  # not in the form: q is too easy to hit there
-    ]
+    BINDINGS = bindings(Where.PREVIEW)
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)

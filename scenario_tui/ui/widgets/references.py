@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from textual import on
 from textual.app import ComposeResult
 from textual.await_complete import AwaitComplete
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.dom import DOMNode
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input
 
+from scenario_tui.ui.actions import Where, bindings
 from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.buttons import ShortcutButton
 
@@ -49,12 +49,7 @@ class ReferenceList(Widget):
     ReferenceList > .reference-add { width: auto; }
     """
 
-    BINDINGS = [
-        Binding("ctrl+n", "add_row", "Add reference", id="add-reference"),
-        Binding("alt+x", "remove_row", "Remove reference", id="remove-reference"),
-        Binding("alt+up", "move_row(-1)", "Move reference up", id="reference-up"),
-        Binding("alt+down", "move_row(1)", "Move reference down", id="reference-down"),
-    ]
+    BINDINGS = bindings(Where.REFERENCES)
 
     class Changed(Message):
         """Posted on any change: a file loaded, a scale typed, a row added, removed or moved."""
