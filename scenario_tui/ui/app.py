@@ -22,22 +22,19 @@ from textual.screen import Screen
 from textual.system_commands import SystemCommandsProvider
 from textual.widget import Widget
 
-from scenario_tui.ui.actions import ACTIONS, Action, KeymapCheck, Where, bindings, check_keymap, keys_text
-from scenario_tui.ui.actions import matched_spans, palette_score
 from scenario_tui.backend import Sleep, make_engine
 from scenario_tui.config import Settings
 from scenario_tui.core.api import ScenarioClient
 from scenario_tui.core.boundary import printable
 from scenario_tui.core.engine import Engine
 from scenario_tui.core.store import Store
+from scenario_tui.ui.actions import (ACTIONS, Action, KeymapCheck, Where, bindings, check_keymap, keys_text,
+                                     matched_spans, palette_score)
 from scenario_tui.ui.images import protocol_name
 from scenario_tui.ui.state import UiState
 
 if TYPE_CHECKING:
     from scenario_tui.ui.screens.main import MainScreen
-
-
-MIN_SIZE = Size(80, 24)  # below it the panes overlap: a screen asks for a bigger terminal instead
 
 
 class ActionCommands(SystemCommandsProvider):
@@ -60,6 +57,7 @@ class ScenarioApp(App[int]):
     ENABLE_COMMAND_PALETTE = True
     COMMANDS = {ActionCommands}
     BINDINGS = bindings(Where.APP)
+    MIN_SIZE = Size(80, 24)  # below it the panes overlap: a screen asks for a bigger terminal instead
 
     def __init__(
         self,
@@ -109,10 +107,10 @@ class ScenarioApp(App[int]):
         """Below ``MIN_SIZE`` a screen asks for a bigger terminal; it goes when the terminal is big enough."""
         from scenario_tui.ui.screens.too_small import TooSmallScreen
 
-        small = size.width < MIN_SIZE.width or size.height < MIN_SIZE.height
+        small = size.width < self.MIN_SIZE.width or size.height < self.MIN_SIZE.height
         shown = isinstance(self.screen, TooSmallScreen)
         if small and not shown:
-            self.push_screen(TooSmallScreen(MIN_SIZE))
+            self.push_screen(TooSmallScreen(self.MIN_SIZE))
         elif shown and not small:
             self.pop_screen()
 

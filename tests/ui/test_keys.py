@@ -210,13 +210,15 @@ async def test_palette_search_for_grid_runs_the_grid(harness: Callable[..., Harn
 
 async def test_a_remapped_submit_key_is_shown_in_the_cost_line_and_help(harness: Callable[..., Harness],
                                                                         inputs: dict[str, str]) -> None:
-    h = harness(ui_state=filled(inputs), keymap={"submit": "ctrl+s"})
+    h = harness(ui_state=filled(inputs), keymap={"submit": "ctrl+s", "pick-model": "f6", "browse": "ctrl+b"})
     app = h.app
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(app, pilot)
         await quoted(app, pilot)
         assert costbar(app).endswith("ctrl+s: submit")
         assert "ctrl+r" not in costbar(app)
+        assert widget(app, "#param-modelId").placeholder == "model id (f6 lists them)"  # type: ignore[attr-defined]
+        assert main(app).query_one("#file-image .file-browse").tooltip == "Browse (ctrl+b)"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: len(h.sandbox_jobs()) == 1, "the job submitted with the new key")
         await pilot.press("f1")

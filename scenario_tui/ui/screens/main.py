@@ -18,12 +18,12 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Static
 
-from scenario_tui.ui.actions import Action, Where, bindings
 from scenario_tui.core import imaging
 from scenario_tui.core import params as P
 from scenario_tui.core.api import ApiError, ModelInfo, Quote
 from scenario_tui.core.engine import Draft, ModelProblem, Request
 from scenario_tui.core.store import Run, RunState
+from scenario_tui.ui.actions import Action, Where, bindings
 from scenario_tui.ui.screens.confirm import ConfirmScreen
 from scenario_tui.ui.widgets.chrome import KeyFooter, TextBar
 from scenario_tui.ui.widgets.file_field import FileField

@@ -8,6 +8,8 @@ from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import Static
 
+from scenario_tui.ui.services import app_of
+
 
 class TooSmallScreen(Screen[None]):
     """Asks for a bigger terminal, saying how big it is now; the app removes it once the terminal fits."""
@@ -29,4 +31,4 @@ class TooSmallScreen(Screen[None]):
 
     def _text(self, size: Size) -> str:
         return (f"Make the terminal at least {self.minimum.width}x{self.minimum.height} "
-                f"(now {size.width}x{size.height}).\nctrl+q quits; running jobs keep being followed.")
+                f"(now {size.width}x{size.height}).\n{app_of(self).keys_text('quit')} quits.")

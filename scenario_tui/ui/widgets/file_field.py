@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Literal, Protocol, Self, cast
+from typing import TYPE_CHECKING, Literal, Self
 
 from PIL.Image import Image as PILImage
 from textual import on
@@ -22,7 +22,6 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Button, Input, Static
 
-from scenario_tui.ui.actions import Where, bindings
 from scenario_tui.core.imaging import (
     ImageProblem,
     LoadedImage,
@@ -35,9 +34,13 @@ from scenario_tui.core.imaging import (
     thumbnail,
 )
 from scenario_tui.core.params import is_asset_id
+from scenario_tui.ui.actions import Where, bindings
 from scenario_tui.ui.images import thumbnail_class
-from scenario_tui.ui.state import UiState
+from scenario_tui.ui.services import app_of
 from scenario_tui.ui.widgets.buttons import ShortcutButton
+
+if TYPE_CHECKING:
+    from scenario_tui.ui.app import ScenarioApp
 
 Role = Literal["image", "mask", "reference"]
 
@@ -55,13 +58,6 @@ _PLACEHOLDERS: dict[Role, str] = {
     "reference": "path to an image, or an asset id",
     "mask": "path to a mask image (white or transparent = repaint)",
 }
-
-
-class _Host(Protocol):
-    """What FileField needs from the app."""
-
-    image_cls: type[Widget] | None
-    ui_state: UiState
 
 
 def is_image_path(path: Path) -> bool:
@@ -243,13 +239,13 @@ class FileField(Widget):
         self._outcome = _Outcome()
 
     @property
-    def _host(self) -> _Host:
-        return cast(_Host, self.app)
+    def _host(self) -> ScenarioApp:
+        return app_of(self)
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="file-row"):
             yield self._input
-            yield ShortcutButton("Browse…", classes="file-browse", tooltip="Browse (ctrl+o)")
+            yield ShortcutButton("Browse…", classes="file-browse", tooltip=f"Browse ({self._host.keys_text('browse')})")
         with Horizontal(classes="file-status"):
             if (image_cls := thumbnail_class(self._host.image_cls)) is not None:
                 self._thumb = image_cls(classes="file-thumb")

@@ -20,8 +20,8 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
 
 from scenario_tui.core import imaging
-
 from scenario_tui.core import params as P
+from scenario_tui.ui.services import app_of
 from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.references import ReferenceList
 from scenario_tui.ui.widgets.buttons import ShortcutButton
@@ -166,9 +166,10 @@ class ParamForm(VerticalScroll):
         elif name == "ipAdapterImages":
             yield ParamRow(name, ReferenceList(id="references"), stacked=True)
         elif name == "modelId":
-            yield ParamRow(name, Input(str(value or ""), placeholder="model id (ctrl+l lists them)", id="param-modelId",
+            keys = app_of(self).keys_text("pick-model")
+            yield ParamRow(name, Input(str(value or ""), placeholder=f"model id ({keys} lists them)", id="param-modelId",
                                        compact=True),
-                           ShortcutButton("List…", id="pick-model", tooltip="List compatible models (ctrl+l)"))
+                           ShortcutButton("List…", id="pick-model", tooltip=f"List compatible models ({keys})"))
             yield TextBar(id="model-info")
         elif name == "seed":
             mode = self._initial.get("_seed_mode", "random")

@@ -19,11 +19,11 @@ from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
-from scenario_tui.ui.actions import Where, bindings
 from scenario_tui.core.api import ApiError
 from scenario_tui.core.boundary import printable
 from scenario_tui.core.engine import Event, FileSaved, NeedsDecision, Notice, RunChanged
 from scenario_tui.core.store import Run, RunState
+from scenario_tui.ui.actions import Where, bindings
 from scenario_tui.ui.paths import shown_path
 from scenario_tui.ui.services import app_of
 

@@ -6,7 +6,6 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
 
 from PIL import Image
 from rich.text import Text
@@ -17,10 +16,11 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from scenario_tui.ui.actions import Where, bindings
 from scenario_tui.core.imaging import ImageProblem, contact_sheet, load_image, thumbnail
+from scenario_tui.ui.actions import Where, bindings
 from scenario_tui.ui.images import cell_size, is_graphics, remeasure_cell_size
 from scenario_tui.ui.paths import shown_path
+from scenario_tui.ui.services import app_of
 
 WATCH_INTERVAL = 0.25
 """How often a pixel-drawing preview checks that it is still on screen at the right cell size."""
@@ -151,7 +151,7 @@ class Preview(Widget, can_focus=True):
 
     @property
     def _image_cls(self) -> type[Widget] | None:
-        return cast(Any, self.app).image_cls
+        return app_of(self).image_cls
 
     def on_mount(self) -> None:
         self._redraw()

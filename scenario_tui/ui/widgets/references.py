@@ -14,6 +14,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Input
 
 from scenario_tui.ui.actions import Where, bindings
+from scenario_tui.ui.services import app_of
 from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.buttons import ShortcutButton
 
@@ -37,7 +38,7 @@ class ReferenceRow(Horizontal):
     def compose(self) -> ComposeResult:
         yield self.field
         yield self.scale
-        yield ShortcutButton("Remove", classes="reference-remove", tooltip="Remove this reference (alt+x)")
+        yield ShortcutButton("Remove", classes="reference-remove", tooltip=f"Remove this reference ({app_of(self).keys_text('remove-reference')})")
 
 
 class ReferenceList(Widget):
@@ -69,7 +70,7 @@ class ReferenceList(Widget):
     def compose(self) -> ComposeResult:
         with self._rows:
             yield ReferenceRow()
-        yield ShortcutButton("+ Add reference", classes="reference-add", tooltip="Add a reference (ctrl+n)")
+        yield ShortcutButton("+ Add reference", classes="reference-add", tooltip=f"Add a reference ({app_of(self).keys_text('add-reference')})")
 
     def rows(self) -> list[tuple[FileField, str]]:
         """(file field, scale text) per row, in order; the scale text is unchecked."""
