@@ -351,3 +351,28 @@ def test_no_mouse_reports_in_gnu_screen() -> None:
     assert mouse_wanted({"TERM": "xterm-256color"})
     assert mouse_wanted({"TERM": "screen", "TMUX": "/tmp/tmux-0/default,1,0"})  # tmux passes Escape at once
     assert not mouse_wanted({"TERM": "screen", "STY": "1234.pts-0.host"})
+
+
+def test_the_launcher_prints_keymap_warnings_and_never_exits_0_after_a_crash(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from scenario_tui.ui import app as app_module
+
+    config = tmp_path / "config.toml"
+    config.write_text('image_protocol = "none"\n[keymap]\nquote = "ctrl+"\n')
+    settings, _ = load_settings(config)
+    runs: list[dict[str, Any]] = []
+
+    def crashed(self: ScenarioApp, **kw: Any) -> None:
+        runs.append(kw)
+        try:
+            raise RuntimeError("a bug")
+        except RuntimeError as exc:
+            self._handle_exception(exc)  # what Textual does with an exception nobody caught
+
+    monkeypatch.setattr(ScenarioApp, "run", crashed)
+    monkeypatch.setenv("STY", "1.pts-0.host")
+    assert app_module.run(settings) == 1
+    err = capsys.readouterr().err
+    assert f"warning: {config}: [keymap] quote = 'ctrl+': no key after the modifier; the default keys are kept" in err
+    assert "scenario-tui stopped on an error (shown above)." in err
+    assert runs == [{"mouse": False}]
