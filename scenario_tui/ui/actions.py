@@ -205,9 +205,15 @@ def check_keymap(keymap: Mapping[str, str], source: str) -> KeymapCheck:
     return KeymapCheck(usable, warnings)
 
 
+# Keys Textual itself gives a meaning everywhere: an action there would take it away.
+_RESERVED = {"tab": "moving to the next field", "shift+tab": "moving to the previous field",
+             "ctrl+p": "the command palette", "escape": "closing dialogs"}
+
+
 def clashes(keymap: Mapping[str, str]) -> list[str]:
-    """Two actions on one key where both are live, with the keymap applied."""
-    found = []
+    """Two actions on one key where both are live, with the keymap applied (or a key Textual keeps)."""
+    found = [f"{action_id}: {key} is already {_RESERVED[key]}"
+             for action_id in keymap if action_id in BY_ID for key in keys_of(action_id, keymap) if key in _RESERVED]
     bound = [(a, key) for a in ACTIONS if a.keys for key in keys_of(a.id, keymap)]
     for i, (a, key) in enumerate(bound):
         for b, other_key in bound[i + 1:]:

@@ -15,9 +15,9 @@ from textual.message import Message
 from textual.widgets import Button, Label, Switch
 
 from scenario_tui.core import imaging
+from scenario_tui.core import params as P
 
 SIZE_STEP = 8  # widths and heights the API takes are multiples of 8
-DEFAULT_LIMITS = (256, 2048)
 
 
 class SizeTools(Horizontal):
@@ -37,7 +37,7 @@ class SizeTools(Horizontal):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="size-tools")
         self.image_size: tuple[int, int] | None = None
-        self.limits = DEFAULT_LIMITS  # the model's (min, max) side, set by whoever knows the model
+        self.limits = P.rules_for(None).size  # the model's (min, max) side, set by whoever knows the model
 
     def compose(self) -> ComposeResult:
         yield Button("Match input", id="match-input", compact=True)
