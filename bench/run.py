@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 from pathlib import Path
 
+from masks import bench as bench_masks  # bench/masks.py, beside this file
 from PIL import Image, ImageDraw
 
 TARGETS = {
@@ -315,6 +316,7 @@ def main() -> int:
             report_value(f"bytes sent: {label}", sent / 1024, "KiB")
         ok &= report("job end to results on disk (sandbox, 4 results)",
                      asyncio.run(bench_end_to_disk(folder, 2 if args.quick else 3)), TARGETS["end_to_disk"])
+        ok &= bench_masks(n)
         peak, final = bench_rss(folder, env)
         ok &= report_value("RSS after 10 sandbox jobs at 2048x2048", final, "MiB", TARGETS["rss_mib"])
         report_value("peak RSS during them", peak, "MiB")

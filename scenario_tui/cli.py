@@ -114,6 +114,12 @@ def build_parser(with_params: bool) -> argparse.ArgumentParser:
     gen.add_argument("--json", action="store_true", help="print one JSON result on stdout")
     gen.add_argument("--dry-run", action="store_true", help="only quote the cost (dryRun); submit nothing")
     gen.add_argument("--max-cost", type=_cost, metavar="CU", help="refuse to submit if the quote is above this")
+    gen.add_argument("--context-crop", action=argparse.BooleanOptionalAction, default=None,
+                     help="send only the mask's box of the input (plus --crop-padding) and paste the result back "
+                          "into the whole image; pixels outside the mask stay exactly as they were. References "
+                          "are not cropped (default: context_crop in the config, off)")
+    gen.add_argument("--crop-padding", type=_pixels, metavar="PX",
+                     help="context kept around the mask's box (default: crop_padding in the config, 32)")
     if with_params:
         _param_flags(gen)
 
@@ -145,6 +151,8 @@ def build_parser(with_params: bool) -> argparse.ArgumentParser:
     doctor = sub.add_parser("doctor", help="show what this terminal can draw and the image protocol previews use")
     doctor.add_argument("--json", action="store_true", help="print JSON on stdout")
 
+    _mask_parser(sub)
+
     sb = sub.add_parser("sandbox", help="run the API simulator as a local server on 127.0.0.1")
     sb.add_argument("--port", type=_port, default=8787, help="port (default: 8787; 0 picks a free one)")
     sb.add_argument("--job-seconds", type=float, default=6.0, help="how long a job takes (default: 6)")
@@ -170,6 +178,13 @@ def _cost(text: str) -> float:
     return value
 
 
+def _pixels(text: str) -> int:
+    """A padding in pixels, 0 to 4096."""
+    if not text.strip().isdigit() or int(text) > 4096:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number of pixels, 0 to 4096")
+    return int(text)
+
+
 def _port(text: str) -> int:
     """A TCP port, 0 (any free one) to 65535."""
     try:
@@ -191,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(with_params="generate" in argv).parse_args(argv)
     if args.command == "sandbox":
         return _run_sandbox(args)
+    if args.command == "mask":
+        return _mask(args)
     if args.command == "doctor":
         from scenario_tui.ui.terminal import doctor
 
@@ -482,7 +499,9 @@ def _draft(args: argparse.Namespace, settings: Settings, progress: Progress) -> 
     for loaded in (image, mask, *refs):
         for note in loaded.notes if loaded else ():
             progress.say(f"note: {loaded.path.name if loaded and loaded.path else ''}: {note}")
-    return Draft(values, image=image, mask=mask, references=tuple(refs))
+    crop = settings.context_crop if args.context_crop is None else args.context_crop
+    padding = settings.crop_padding if args.crop_padding is None else args.crop_padding
+    return Draft(values, image=image, mask=mask, references=tuple(refs), context_crop=padding if crop else None)
 
 
 async def _generate(args: argparse.Namespace, settings: Settings, progress: Progress) -> int:
@@ -666,3 +685,102 @@ async def _cancel(args: argparse.Namespace, settings: Settings, progress: Progre
     progress.say(f"job {run.job_id}: {outcome.message}" + ("" if outcome.accepted else " (it keeps running)"))
     progress.result({"jobId": run.job_id, "accepted": outcome.accepted, "message": outcome.message})
     return OK if outcome.accepted else API_ERROR
+
+
+# --------------------------------------------------------------------------- mask
+
+
+class _MaskStep(argparse.Action):
+    """Appends (step name, value text) to ``args.steps``, so steps run in the order they were given."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        from scenario_tui.core import masks
+
+        name = self.dest.replace("_", "-")
+        try:
+            step = masks.parse_step(name, values)  # type: ignore[arg-type]  # dest is one of masks.STEPS
+        except masks.MaskError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
+        namespace.steps = [*(getattr(namespace, "steps", None) or []), step]
+
+
+def _mask_parser(sub: Any) -> None:
+    mask = sub.add_parser(
+        "mask", help="make or reshape a mask file from the keyboard (no painting)",
+        description="Write a mask (white = repaint) made of shapes, grid cells and edits, applied in the order "
+                    "given. Values are pixels or percentages of the image (10%%: x and width of its width, y and "
+                    "height of its height).",
+        epilog="Example: scenario-tui mask m.png --like room.png --rect 10%%,50%%,30%%,40%% --grow 12 --feather 6")
+    mask.add_argument("out", type=Path, metavar="OUT.png", help="the mask file to write (replaced atomically)")
+    start = mask.add_argument_group("start from (one of --size / --like, or --from alone)")
+    start.add_argument("--size", metavar="WxH", help="an empty mask of this size, e.g. 1024x768")
+    start.add_argument("--like", type=Path, metavar="IMAGE", help="an empty mask the size of this image")
+    start.add_argument("--from", dest="start", type=Path, metavar="MASK", help="start from this mask file")
+    steps = mask.add_argument_group("steps (repeatable; run in the order given)")
+    box = "X,Y,W,H"
+    for flag, metavar, text in (
+            ("--rect", box, "add a rectangle"), ("--ellipse", box, "add the ellipse inscribed in this box"),
+            ("--subtract-rect", box, "remove a rectangle"), ("--subtract-ellipse", box, "remove an ellipse"),
+            ("--grid", "COLSxROWS", "lay a grid over the image for the --cells after it"),
+            ("--cells", "N,N,...", "add grid cells, numbered from 0 row by row"),
+            ("--subtract-cells", "N,N,...", "remove grid cells"),
+            ("--grow", "PX", "grow the area by PX pixels on every side"),
+            ("--shrink", "PX", "shrink the area by PX pixels on every side"),
+            ("--feather", "PX", "soften the edge (a ramp about 2×PX wide)"),
+            ("--threshold", "N", "make a soft mask black and white again (grey from N up is white)")):
+        steps.add_argument(flag, action=_MaskStep, metavar=metavar, help=text)
+    steps.add_argument("--invert", action=_MaskStep, nargs=0, help="swap repaint and keep")
+    steps.add_argument("--fill-holes", action=_MaskStep, nargs=0, help="fill black areas enclosed by white")
+    mask.add_argument("--json", action="store_true", help='print {"coverage": %%, "bbox": [x, y, w, h]} on stdout')
+
+
+def _mask(args: argparse.Namespace) -> int:
+    """Build the mask the flags describe and write it; exit 2 naming the option on a bad value."""
+    from scenario_tui.core import imaging, masks
+
+    def fail(message: str) -> int:
+        print(f"scenario-tui mask: {message}", file=sys.stderr)
+        return BAD_INPUT
+
+    try:
+        size = masks.parse_size(args.size, imaging.MAX_PIXELS) if args.size else None
+    except masks.MaskError as exc:
+        return fail(f"--size: {exc}")
+    if args.size and args.like:
+        return fail("give --size or --like, not both")
+    try:
+        if args.like:
+            size = imaging.load_image(args.like).size
+    except imaging.ImageProblem as exc:
+        return fail(f"--like: {exc}")
+    try:
+        start = imaging.read_mask(args.start) if args.start else None
+    except imaging.ImageProblem as exc:
+        return fail(f"--from: {exc}")
+    if start is not None:
+        for note in start.notes:
+            print(_clean(f"note: {args.start.name}: {note}"), file=sys.stderr)
+        if size is not None and start.image.size != size:
+            (mw, mh), (w, h) = start.image.size, size
+            return fail(f"--from: the mask is {mw}×{mh} but the size asked for is {w}×{h}")
+        mask = start.image
+    elif size is not None:
+        mask = masks.blank(size)
+    else:
+        return fail("give --size WxH, --like IMAGE or --from MASK")
+    try:
+        mask = masks.apply(mask, getattr(args, "steps", None) or [])
+        masks.save(mask, args.out)
+    except masks.MaskError as exc:
+        return fail(str(exc))
+    coverage, box = masks.coverage(mask), masks.bbox(mask)
+    if coverage == 0:
+        print("warning: the mask is empty: nothing would be repainted", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"coverage": round(coverage, 3), "bbox": list(box) if box else None,
+                          "size": list(mask.size), "path": str(args.out)}))
+    else:
+        where = f", bbox x={box[0]} y={box[1]} {box[2]}×{box[3]}" if box else ""
+        print(_clean(f"wrote {args.out}: {mask.width}×{mask.height}, {coverage:.1f} % to repaint{where}"))
+    return OK

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
                                    description="Largest result download accepted, in MiB.")
     upload_inputs: bool = Field(True, description="Upload the input image and references once as hidden assets and "
                                                   "refer to them by id (false: send them inline every time).")
+    context_crop: bool = Field(False, description="scenario-tui generate: send only the mask's box (plus "
+                                                  "crop_padding) of the input image and paste the result back into "
+                                                  "the whole image; references are not cropped.")
+    crop_padding: int = Field(32, ge=0, le=4096, description="Pixels of context kept around the mask's box when "
+                                                           "context_crop is on.")
     defaults: dict[str, Any] = Field(default_factory=dict,
                                      description="Default parameter values, by API name (e.g. strength = 0.6).")
     keymap: dict[str, str] = Field(default_factory=dict,

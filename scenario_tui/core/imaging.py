@@ -16,11 +16,13 @@ import stat
 import struct
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, NamedTuple, cast
 
-from PIL import Image, ImageOps, ImageStat, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from scenario_tui.core import masks
 
 MAX_PIXELS: int = 64_000_000
 """Decompression-bomb limit we enforce ourselves (Pillow's own limit is higher)."""
@@ -30,7 +32,6 @@ REQUEST_BYTE_BUDGET: int = 9_500_000
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _SENDABLE = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
-_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 _WHITE = (255, 255, 255)
 _SHEET_BACKGROUND = (32, 32, 32)
 _BUDGET_QUALITY = 92
@@ -40,10 +41,6 @@ _MIN_SIDE = 64
 _EXIF_ORIENTATION = 0x0112
 _NOTE_FLATTENED = "alpha channel flattened onto white"
 _NOTE_FULL_MASK = "mask covers the whole image"
-_NOTE_ALPHA_MASK = "used the alpha channel: transparent = repaint"
-_NOTE_STROKES_MASK = "white strokes on a transparent layer: painted = repaint"
-_THRESHOLD_LUT = [0] * 128 + [255] * 128
-_INVERTED_THRESHOLD_LUT = [255] * 128 + [0] * 128
 
 
 class ImageProblem(ValueError):
@@ -112,6 +109,7 @@ class LoadedMask:
     coverage: float
     notes: tuple[str, ...]
     sha256: str = ""  # of the file's bytes (the image may since have been resized)
+    polarity: masks.Polarity = masks.Polarity.WHITE_ON_BLACK  # how the file marked the area, as read
 
 
 @dataclass(frozen=True)
@@ -285,15 +283,6 @@ def _to_8bit(im: Image.Image) -> Image.Image:
     return im.convert("F").point(lambda v: (v - lo) * scale).convert("L")
 
 
-def _transparent_rgba(im: Image.Image) -> Image.Image | None:
-    """The image as RGBA if it carries alpha or a transparent colour, else None."""
-    if im.mode == "RGBA":
-        return im
-    if im.mode in _ALPHA_MODES or (im.mode in ("P", "L", "RGB") and "transparency" in im.info):
-        return im.convert("RGBA")
-    return None
-
-
 def _mode_note(mode: str) -> str | None:
     if mode in ("RGB", "RGBA", "RGBa"):
         return None
@@ -315,7 +304,7 @@ def _to_rgb(im: Image.Image) -> tuple[Image.Image, list[str]]:
         im = _to_8bit(im)
     elif note := _mode_note(im.mode):
         notes.append(note)
-    rgba = _transparent_rgba(im)
+    rgba = masks.with_alpha(im)
     if rgba is None:
         return (im if im.mode == "RGB" else im.convert("RGB")), notes
     alpha = rgba.getchannel("A")
@@ -326,38 +315,11 @@ def _to_rgb(im: Image.Image) -> tuple[Image.Image, list[str]]:
     return flat, [*notes, _NOTE_FLATTENED]
 
 
-def _light_strokes(rgba: Image.Image, alpha: Image.Image) -> bool:
-    """Whether the visible pixels are near-white: strokes painted on a transparent layer."""
-    visible = alpha.point([0] * 128 + [255] * 128)
-    seen = ImageStat.Stat(rgba.convert("L"), mask=visible)
-    return bool(seen.count[0]) and seen.mean[0] >= 200
-
-
-def _binarize(im: Image.Image) -> tuple[Image.Image, list[str]]:
-    """Threshold any image to a 0/255 "L" mask, preferring a non-opaque alpha channel."""
-    rgba = None if _high_depth(im.mode) else _transparent_rgba(im)
-    alpha = rgba.getchannel("A") if rgba is not None else None
-    # alpha is not None implies rgba is not None; both are spelled out for the type checker.
-    if rgba is not None and alpha is not None and _band_extrema(alpha)[0] < 255 and _light_strokes(rgba, alpha):
-        grey, lut, notes = alpha, _THRESHOLD_LUT, [_NOTE_STROKES_MASK]
-        grey_note = "thresholded partly transparent pixels at 50 %"
-    elif alpha is not None and _band_extrema(alpha)[0] < 255:
-        grey, lut, notes = alpha, _INVERTED_THRESHOLD_LUT, [_NOTE_ALPHA_MASK]
-        grey_note = "thresholded partly transparent pixels at 50 %"
-    else:
-        if _high_depth(im.mode):
-            grey = _to_8bit(im)
-        else:
-            grey = im if im.mode == "L" else im.convert("L")
-        lut, notes, grey_note = _THRESHOLD_LUT, [], "thresholded grey values at 128"
-    if any(grey.histogram()[1:255]):
-        notes.append(grey_note)
-    return grey.point(lut), notes
-
-
-def _coverage(mask: Image.Image) -> float:
-    width, height = mask.size
-    return 100.0 * mask.histogram()[255] / (width * height)
+def _binarize(im: Image.Image) -> masks.Binarized:
+    """Threshold any image to a 0/255 "L" mask (deep greyscale scaled to 8 bits first)."""
+    if _high_depth(im.mode):
+        return masks.binarize(_to_8bit(im))
+    return masks.binarize(im)
 
 
 # --- public loading API ----------------------------------------------------------------------
@@ -383,24 +345,28 @@ def load_image(path: str | Path) -> LoadedImage:
     )
 
 
-def load_mask(path: str | Path, image_size: tuple[int, int] | None = None) -> LoadedMask:
-    """Load a mask (white = repaint, or transparent = repaint); raise MaskSizeMismatch if sizes differ."""
+def read_mask(path: str | Path) -> LoadedMask:
+    """Read a mask file as it is (white = repaint, or transparent = repaint), even an empty one."""
     read = _read(path)
-    p, name = read.path, read.name
     try:
-        mask, mask_notes = _binarize(read.image)
+        binarized = _binarize(read.image)
     except (ValueError, OSError):
-        raise ImageProblem(f"{name}: colour mode {read.source_mode} can't be used as a mask", p) from None
-    notes = read.notes + mask_notes
-    coverage = _coverage(mask)
-    if coverage == 0:
-        reason = "mask has no transparent area" if _NOTE_ALPHA_MASK in notes else "mask is all black"
-        raise ImageProblem(f"{name}: {reason}: nothing to repaint", p)
-    if coverage == 100:
-        notes.append(_NOTE_FULL_MASK)
-    loaded = LoadedMask(path=p, image=mask, coverage=coverage, notes=tuple(notes), sha256=read.sha256)
-    if image_size is not None and mask.size != tuple(image_size):
-        raise MaskSizeMismatch(p, mask.size, image_size, loaded)
+        raise ImageProblem(f"{read.name}: colour mode {read.source_mode} can't be used as a mask", read.path) from None
+    coverage = masks.coverage(binarized.mask)
+    notes = [*read.notes, *binarized.notes, *([_NOTE_FULL_MASK] if coverage == 100 else [])]
+    return LoadedMask(path=read.path, image=binarized.mask, coverage=coverage, notes=tuple(notes),
+                      sha256=read.sha256, polarity=binarized.polarity)
+
+
+def load_mask(path: str | Path, image_size: tuple[int, int] | None = None) -> LoadedMask:
+    """Load a mask to send: refuse an empty one; raise MaskSizeMismatch if sizes differ."""
+    loaded = read_mask(path)
+    if loaded.coverage == 0:
+        alpha = loaded.polarity is masks.Polarity.ALPHA
+        reason = "mask has no transparent area" if alpha else "mask is all black"
+        raise ImageProblem(f"{_label(loaded.path, 'mask')}: {reason}: nothing to repaint", loaded.path)
+    if image_size is not None and loaded.image.size != tuple(image_size):
+        raise MaskSizeMismatch(loaded.path, loaded.image.size, image_size, loaded)
     return loaded
 
 
@@ -413,7 +379,7 @@ def resize_mask(mask: LoadedMask, size: tuple[int, int]) -> LoadedMask:
         return mask
     old_w, old_h = mask.image.size
     resized = mask.image.resize((width, height), Image.Resampling.NEAREST)
-    coverage = _coverage(resized)
+    coverage = masks.coverage(resized)
     if coverage == 0:
         raise ImageProblem(
             f"{_label(mask.path, 'mask')}: mask is all black after resizing to {width}×{height}: "
@@ -424,7 +390,16 @@ def resize_mask(mask: LoadedMask, size: tuple[int, int]) -> LoadedMask:
     notes.append(f"resized from {old_w}×{old_h} to {width}×{height}")
     if coverage == 100:
         notes.append(_NOTE_FULL_MASK)
-    return LoadedMask(path=mask.path, image=resized, coverage=coverage, notes=tuple(notes), sha256=mask.sha256)
+    return LoadedMask(path=mask.path, image=resized, coverage=coverage, notes=tuple(notes), sha256=mask.sha256,
+                      polarity=mask.polarity)
+
+
+def crop_inputs(image: LoadedImage, mask: LoadedMask, box: tuple[int, int, int, int]) -> tuple[LoadedImage, LoadedMask]:
+    """The input and its mask cut to ``box`` (x0, y0, x1, y1), as images made in memory (re-encoded
+    when sent: a JPEG input stays JPEG)."""
+    part, cut = image.image.crop(box), mask.image.crop(box)
+    return (replace(image, path=None, image=part, notes=(), sha256=""),
+            replace(mask, path=None, image=cut, coverage=masks.coverage(cut), notes=(), sha256=""))
 
 
 def suggest_size(width: int, height: int, lo: int = 64, hi: int = 2048) -> tuple[int, int]:
