@@ -87,7 +87,7 @@ class Settings(BaseSettings):
                                                            "context_crop is on.")
     defaults: dict[str, Any] = Field(default_factory=dict,
                                      description="Default parameter values, by API name (e.g. strength = 0.6).")
-    keymap: dict[str, str] = Field(default_factory=dict,
+    keymap: dict[str, Any] = Field(default_factory=dict,  # checked by the TUI: a bad entry is a warning
                                    description="Keys by binding id, e.g. submit = \"ctrl+s\" (ids in the help screen).")
     _config_file: Path | None = PrivateAttr(None)
 

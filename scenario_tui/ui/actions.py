@@ -174,7 +174,7 @@ class KeymapCheck:
     warnings: list[str]
 
 
-def check_keymap(keymap: Mapping[str, str], source: str) -> KeymapCheck:
+def check_keymap(keymap: Mapping[str, object], source: str) -> KeymapCheck:
     """Check ``[keymap]`` (from ``source``, a file name): unknown ids, keys that can't be parsed, and two
     actions on one key where both are live. Bad entries are left out; clashes are reported and kept."""
     usable: dict[str, str] = {}

@@ -266,14 +266,15 @@ async def test_a_bad_keymap_warns_at_start_and_the_app_still_runs(tmp_path: Path
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     config = tmp_path / "config.toml"
-    config.write_text('[keymap]\nsubmt = "ctrl+s"\nquote = "f6"\n')
+    config.write_text('[keymap]\nsubmt = "ctrl+s"\nquote = "f6"\ngrid = 5\n')
     settings, _ = load_settings(config, output_dir=tmp_path / "out")
     app = make_app(settings, transport=SandboxTransport(Sandbox(SandboxConfig(job_seconds=0))),
                    image_cls=HalfcellImage, ui_state=UiState())
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await pilot.pause()
         assert [str(n.message) for n in app._notifications] == [
-            f"{config}: [keymap] submt = 'ctrl+s': no action has the id 'submt' (the ids are in the help screen, F1)"]
+            f"{config}: [keymap] submt = 'ctrl+s': no action has the id 'submt' (the ids are in the help screen, F1)",
+            f"{config}: [keymap] grid = 5: give the keys as text, e.g. \"ctrl+s\" or \"f6,ctrl+s\""]
         await pilot.press("f6")  # the valid entry is applied
         await pilot.pause()
         assert "quoting" in costbar(app) or "fix the form" in costbar(app)
@@ -299,6 +300,21 @@ async def test_below_80x24_a_screen_asks_for_a_bigger_terminal(harness: Callable
         await pilot.resize_terminal(60, 24)
         await pilot.pause()
         assert isinstance(app.screen, TooSmallScreen)
+
+
+async def test_the_small_terminal_screen_goes_when_a_dialog_over_it_closes_in_a_bigger_terminal(
+        harness: Callable[..., Harness]) -> None:
+    app = harness().app
+    async with app.run_test(size=(40, 12)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, TooSmallScreen)
+        app.push_screen(ConfirmScreen("Quit anyway?"))
+        await pilot.pause()
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, MainScreen)
 
 
 async def test_80x24_shows_the_main_screen(harness: Callable[..., Harness]) -> None:

@@ -29,6 +29,12 @@ class TooSmallScreen(Screen[None]):
     def on_resize(self, event: events.Resize) -> None:
         self.query_one(Static).update(self._text(event.size))
 
+    def on_screen_resume(self) -> None:
+        """Back on top (a dialog over it closed): the terminal may have grown meanwhile."""
+        size = self.app.size
+        if size.width >= self.minimum.width and size.height >= self.minimum.height:
+            self.dismiss()
+
     def _text(self, size: Size) -> str:
         return (f"Make the terminal at least {self.minimum.width}x{self.minimum.height} "
                 f"(now {size.width}x{size.height}).\n{app_of(self).keys_text('quit')} quits.")
