@@ -272,6 +272,14 @@ class JobPanel(Widget, can_focus=True):
             super().__init__()
             self.event = event
 
+    @dataclass
+    class Noted(Message):
+        """A worker's note on a run, shown on the UI's own turn; ``ended``: the run is no longer followed."""
+
+        run_id: str
+        note: str
+        ended: bool = False
+
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.entries: list[JobEntry] = []
@@ -320,8 +328,7 @@ class JobPanel(Widget, can_focus=True):
         if run.unfinished:
             self._followed[self._follow(run.id)] = run.id
 
-    @work(group="cancel", exit_on_error=False)
-    async def cancel(self, entry: JobEntry) -> None:
+    def cancel(self, entry: JobEntry) -> None:
         """Ask the server to cancel; the job's real end still comes from polling."""
         if not entry.running:
             self._note(entry, f"this job has already ended ({entry.state})")
@@ -330,15 +337,20 @@ class JobPanel(Widget, can_focus=True):
             self._note(entry, "still submitting: there is no job to cancel yet")
             return
         self._note(entry, "asking the server to cancel…")
+        self._ask_cancel(entry.key)
+
+    @work(group="cancel", exit_on_error=False)
+    async def _ask_cancel(self, run_id: str) -> None:
         try:
-            outcome = await app_of(self).engine.cancel(entry.key)
+            outcome = await app_of(self).engine.cancel(run_id)
         except ApiError as exc:
-            self._note(entry, f"cancel failed: {exc}; the job keeps running")
+            self.post_message(self.Noted(run_id, f"cancel failed: {exc}; the job keeps running"))
             return
         if outcome.accepted:
-            self._note(entry, "cancel requested")
+            self.post_message(self.Noted(run_id, "cancel requested"))
         else:
-            self._note(entry, f"the server refused to cancel: {outcome.message}; the job keeps running")
+            self.post_message(self.Noted(run_id, f"the server refused to cancel: {outcome.message}; "
+                                                 "the job keeps running"))
 
     # ------------------------------------------------------------------ actions
 
@@ -388,11 +400,17 @@ class JobPanel(Widget, can_focus=True):
         try:
             await app_of(self).engine.follow(run_id)
         except (ApiError, OSError) as exc:
-            entry = self._entry(run_id)
-            if entry is not None:
-                self._note(entry, f"following stopped: {exc} (the job may still be running; it is taken up "
-                                  "again at the next start)")
-                self.post_message(self.Finished(entry))
+            self.post_message(self.Noted(run_id, f"following stopped: {exc} (the job may still be running; it is "
+                                                 "taken up again at the next start)", ended=True))
+
+    @on(Noted)
+    def _on_noted(self, message: Noted) -> None:
+        entry = self._entry(message.run_id)
+        if entry is None:
+            return
+        self._note(entry, message.note)
+        if message.ended:
+            self.post_message(self.Finished(entry))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A follower that crashed ends its run's tracking, not the app."""
