@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -49,6 +51,10 @@ class ActionCommands(SystemCommandsProvider):
                 yield Hit(score, shown, callback, help=help_text)
 
 
+HANG_UP = (signal.SIGTERM, signal.SIGHUP)
+INTERRUPTED = 130  # the exit code after a signal, as in the CLI
+
+
 class ScenarioApp(App[int]):
     """Inpaint + IP-Adapter: inputs and parameters on the left, preview and jobs on the right."""
 
@@ -67,6 +73,7 @@ class ScenarioApp(App[int]):
         *,
         ui_state: UiState | None = None,
         clock: Callable[[], float] = time.time,
+        signals: bool = False,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -78,6 +85,7 @@ class ScenarioApp(App[int]):
         self.sandbox = settings.use_sandbox
         self.keymap: KeymapCheck = keymap_check(settings)
         self.unfinished_at_exit = 0  # runs the store still had unfinished when the app stopped
+        self.signals = signals  # SIGTERM and SIGHUP end the app (the launcher's app; tests that send them)
 
     @property
     def client(self) -> ScenarioClient:
@@ -98,7 +106,16 @@ class ScenarioApp(App[int]):
             self.set_keymap(self.keymap.usable)
         for warning in self.keymap.warnings:
             self.notify(warning, title="Key map", severity="warning", timeout=20, markup=False)
+        if self.signals:
+            for signum in HANG_UP:
+                asyncio.get_running_loop().add_signal_handler(signum, self.hang_up)
         self._fit(self.size)
+
+    def hang_up(self) -> None:
+        """SIGTERM, or SIGHUP (the SSH session or terminal closed): leave at once, without asking, as Ctrl-C
+        does in the CLI. The form is saved; running jobs stay in the store and are followed again at the
+        next start (or with scenario-tui resume)."""
+        self.exit(INTERRUPTED, return_code=INTERRUPTED)
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit(event.size)
@@ -182,6 +199,9 @@ class ScenarioApp(App[int]):
 
     async def on_unmount(self) -> None:
         self.unfinished_at_exit = len(self.engine.store.unfinished())
+        if self.signals:
+            for signum in HANG_UP:
+                asyncio.get_running_loop().remove_signal_handler(signum)
         await self.client.aclose()
         self.engine.store.close()
 
@@ -202,7 +222,8 @@ def exit_code(app: ScenarioApp) -> tuple[int, list[str]]:
     code = app.return_code or 0
     if not code:
         return 0, []
-    said = ["scenario-tui stopped on an error (shown above)."]
+    said = ["scenario-tui was stopped by a signal." if code == INTERRUPTED else
+            "scenario-tui stopped on an error (shown above)."]
     if app.unfinished_at_exit:
         n = app.unfinished_at_exit
         where = "In the sandbox they stopped with the app." if app.sandbox else \
@@ -236,11 +257,14 @@ def run(settings: Settings) -> int:
     from scenario_tui.ui.images import choose
 
     image_cls = choose(settings.image_protocol)  # before Textual owns stdin: textual-image asks the terminal now
-    app = make_app(settings, image_cls=image_cls)
+    app = make_app(settings, image_cls=image_cls, signals=True)
     for warning in app.keymap.warnings:  # left on the terminal's main screen, seen after quitting
         print(f"warning: {warning}", file=sys.stderr)
     app.run(mouse=mouse_wanted(os.environ))
     code, said = exit_code(app)
-    for line in said:
-        print(line, file=sys.stderr)
+    try:
+        for line in said:
+            print(line, file=sys.stderr)
+    except OSError:  # the terminal went away (SIGHUP): the exit code still says it
+        pass
     return code

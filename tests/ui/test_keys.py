@@ -218,7 +218,7 @@ async def test_a_remapped_submit_key_is_shown_in_the_cost_line_and_help(harness:
         await quoted(app, pilot)
         assert costbar(app).endswith("ctrl+s: submit")
         assert "ctrl+r" not in costbar(app)
-        assert widget(app, "#param-modelId").placeholder == "model id (f6 lists them)"  # type: ignore[attr-defined]
+        assert widget(app, "#pick-model").tooltip == "List compatible models (f6)"
         assert main(app).query_one("#file-image .file-browse").tooltip == "Browse (ctrl+b)"
         await pilot.press("ctrl+s")
         await until(pilot, lambda: len(h.sandbox_jobs()) == 1, "the job submitted with the new key")

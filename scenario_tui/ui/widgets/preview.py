@@ -18,7 +18,7 @@ from textual.worker import get_current_worker
 
 from scenario_tui.core.imaging import ImageProblem, contact_sheet, load_image, thumbnail
 from scenario_tui.ui.actions import Where, bindings
-from scenario_tui.ui.images import cell_size, is_graphics, remeasure_cell_size
+from scenario_tui.ui.images import cell_size, in_colour, is_graphics, remeasure_cell_size
 from scenario_tui.ui.paths import shown_path
 from scenario_tui.ui.services import app_of
 
@@ -35,6 +35,8 @@ class PreviewItem:
     title: str
     path: Path | None = None
     image: Image.Image | None = None
+    build: Callable[[], Image.Image] | None = None
+    """Makes the image off the UI thread (e.g. an overlay of two big images)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class _View:
 def _decode(item: PreviewItem) -> Image.Image:
     if item.image is not None:
         return item.image
+    if item.build is not None:
+        return item.build()
     if item.path is None:
         raise ImageProblem(f"{item.title}: nothing to show")
     return load_image(item.path).image
@@ -94,6 +98,8 @@ def _size_of(item: PreviewItem) -> str:
     if item.image is not None:
         return "{}×{}".format(*item.image.size)
     if item.path is None:
+        if item.build is not None:
+            return "composite"
         return "no file"
     try:
         with Image.open(item.path) as im:
@@ -145,7 +151,7 @@ class Preview(Widget, can_focus=True):
         yield Static(id="preview-title")
         with Container(id="preview-body"):
             if self._image_cls is not None:
-                yield self._image_cls(id="preview-image")
+                yield in_colour(self._image_cls)(id="preview-image")
             yield Static(id="preview-text")
         yield Static(id="preview-caption")
 

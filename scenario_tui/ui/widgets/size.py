@@ -14,8 +14,8 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Button, Label, Switch
 
-from scenario_tui.core import imaging
 from scenario_tui.core import params as P
+from scenario_tui.core.engine import size_from_input
 
 SIZE_STEP = 8  # widths and heights the API takes are multiples of 8
 
@@ -37,7 +37,7 @@ class SizeTools(Horizontal):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="size-tools")
         self.image_size: tuple[int, int] | None = None
-        self.limits = P.rules_for(None).size  # the model's (min, max) side, set by whoever knows the model
+        self.model: P.ModelLike | None = None  # whose size limits apply; set by whoever knows the model
 
     def compose(self) -> ComposeResult:
         yield Button("Match input", id="match-input", compact=True)
@@ -56,7 +56,7 @@ class SizeTools(Horizontal):
         if self.image_size is None:
             self.post_message(self.Unmatched())
             return
-        width, height = imaging.suggest_size(*self.image_size, *self.limits)
+        width, height = size_from_input(self.image_size, self.model)
         self.post_message(self.Wanted(width, height))
 
     def follow(self, side: str, text: str) -> None:
