@@ -1,4 +1,5 @@
-"""Keys: help lists them with their ids, and [keymap] remaps them."""
+"""Keys: every advertised key works; the action registry feeds bindings, footer, help and palette; [keymap]
+remaps keys (hints follow) and is checked at start; small terminals, crashes and GNU screen's Escape."""
 
 from __future__ import annotations
 

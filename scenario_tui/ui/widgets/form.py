@@ -387,7 +387,7 @@ class ParamForm(VerticalScroll):
     def _on_file(self, event: Message) -> None:
         # not stopped: the screen also reacts to files (preview)
         control = getattr(event, "file_field", None) or getattr(event, "reference_list", None)
-        if isinstance(control, FileField) and control.id == "file-image":
+        if isinstance(control, FileField) and control.id == "file-image" and not control.reading:
             image = control.loaded
             size = image.size if isinstance(image, imaging.LoadedImage) else None
             self.file("mask").image_size = size
