@@ -14,7 +14,8 @@ from scenario_tui.ui.actions import ACTIONS, Where, keys_of
 from scenario_tui.ui.services import app_of
 
 # Keys that are Textual's own, listed so the help is complete (not remappable).
-_BUILT_IN = {Where.APP: [("ctrl+p", "Command palette: every action by name"), ("tab,shift+tab", "Next / previous field")]}
+_BUILT_IN = {Where.APP: [("ctrl+p", "Command palette: every action by name"),
+                         ("tab,shift+tab", "Next / previous field")]}
 
 
 class HelpScreen(ModalScreen[None]):

@@ -271,7 +271,8 @@ class FileField(Widget):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="file-row"):
             yield self._input
-            yield ShortcutButton("Browse…", classes="file-browse", tooltip=f"Browse ({self._host.keys_text('browse')})")
+            keys = self._host.keys_text("browse")
+            yield ShortcutButton("Browse…", classes="file-browse", tooltip=f"Browse ({keys})")
         with Horizontal(classes="file-status"):
             if (image_cls := thumbnail_class(self._host.image_cls)) is not None:
                 self._thumb = image_cls(classes="file-thumb")

@@ -38,7 +38,8 @@ class ReferenceRow(Horizontal):
     def compose(self) -> ComposeResult:
         yield self.field
         yield self.scale
-        yield ShortcutButton("Remove", classes="reference-remove", tooltip=f"Remove this reference ({app_of(self).keys_text('remove-reference')})")
+        keys = app_of(self).keys_text("remove-reference")
+        yield ShortcutButton("Remove", classes="reference-remove", tooltip=f"Remove this reference ({keys})")
 
 
 class ReferenceList(Widget):
@@ -70,7 +71,8 @@ class ReferenceList(Widget):
     def compose(self) -> ComposeResult:
         with self._rows:
             yield ReferenceRow()
-        yield ShortcutButton("+ Add reference", classes="reference-add", tooltip=f"Add a reference ({app_of(self).keys_text('add-reference')})")
+        keys = app_of(self).keys_text("add-reference")
+        yield ShortcutButton("+ Add reference", classes="reference-add", tooltip=f"Add a reference ({keys})")
 
     def rows(self) -> list[tuple[FileField, str]]:
         """(file field, scale text) per row, in order; the scale text is unchecked."""
