@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass
 from functools import partial
@@ -18,7 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import Input, Select, Static
 
 from scenario_tui.core import imaging
 from scenario_tui.core import params as P
@@ -27,19 +26,17 @@ from scenario_tui.core.engine import Draft, ModelProblem, Request, size_from_inp
 from scenario_tui.core.store import Run, RunState
 from scenario_tui.ui.actions import Action, Where, bindings
 from scenario_tui.ui.screens.confirm import ConfirmScreen
+from scenario_tui.ui.screens.history import HistoryScreen, LoadRun, UseResult, form_load
 from scenario_tui.ui.widgets.chrome import FitBar, KeyFooter, TextBar
 from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.form import ParamForm, help_line, row_of
 from scenario_tui.ui.widgets.jobs import JobPanel
 from scenario_tui.ui.widgets.preview import Preview, PreviewItem
+from scenario_tui.ui.paths import shown_path
 from scenario_tui.ui.services import app_of
 from scenario_tui.ui.widgets.references import ReferenceList
 from scenario_tui.ui.widgets.size import SizeTools
 
-VALIDATE_DELAY = 0.15
-QUOTE_DELAY = 0.8
-MODEL_DELAY = 0.6
-SUBMIT_COOLDOWN = 1.5  # key repeat can't submit twice
 NARROW = 100  # terminal columns below which labels get a narrower column
 
 
@@ -95,6 +92,7 @@ class MainScreen(Screen[None]):
         self._summary = ""
         self._debounce_timers: dict[str, Timer] = {}
         self._form_focus: Widget | None = None  # the form's field focused last, for the focus-form key
+        self._rerun: str | None = None  # a run from the history to submit again once the form holds it
 
     # --- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -180,8 +178,9 @@ class MainScreen(Screen[None]):
 
     @on(ParamForm.Changed)
     def _on_form_changed(self) -> None:
-        self._later("validate", VALIDATE_DELAY, self._validate)
-        self._later("save", 1.0, self.save_state)
+        timings = app_of(self).timings
+        self._later("validate", timings.validate, self._validate)
+        self._later("save", timings.save, self.save_state)
 
     @on(ParamForm.Focused)
     def _on_field_focused(self, event: ParamForm.Focused) -> None:
@@ -195,7 +194,7 @@ class MainScreen(Screen[None]):
         self.form.show_model_info("")
         self.form.size_tools.model = None
         if event.model_id:
-            self._later("model", MODEL_DELAY, lambda: self._lookup_model(event.model_id))
+            self._later("model", app_of(self).timings.model, lambda: self._lookup_model(event.model_id))
 
     def _values(self) -> dict[str, Any]:
         values, self.widget_problems = self.form.raw_values()
@@ -218,11 +217,14 @@ class MainScreen(Screen[None]):
             blockers.update(summary)
             blockers.set_class(bool(blocking), "-shown")
         fresh = not blocking and self.quote is not None and self.quote[0] == self._fingerprint(values)
+        if blocking and self._rerun and self._form_settled():
+            self.notify(f"Not re-run: {blocking[0]}", severity="error", markup=False)
+            self._rerun = None
         if blocking:
             self.quote_status = "fix the form to see the cost"
         elif not fresh:
             self.quote_status = "quoting…"
-            self._later("quote", QUOTE_DELAY, self.action_quote)
+            self._later("quote", app_of(self).timings.quote, self.action_quote)
         self._update_costbar(fresh)  # also when the form is back to the values last quoted
 
     def blocking(self) -> list[P.Problem]:
@@ -365,7 +367,13 @@ class MainScreen(Screen[None]):
         else:
             self.quote_status = event.status
         # the form may have changed while the quote was on its way: show it only if it still applies
-        self._update_costbar(self.quote is not None and self.quote[0] == self._fingerprint(self._values()))
+        fresh = self.quote is not None and self.quote[0] == self._fingerprint(self._values())
+        self._update_costbar(fresh)
+        if self._rerun and fresh and self._form_settled():
+            self._rerun = None
+            self.action_submit()  # the usual way: the quote is there, the confirmation rules apply
+        elif self._rerun and self.quote is None:
+            self._rerun = None
 
     def action_submit(self) -> None:
         if self.submitting:
@@ -396,7 +404,7 @@ class MainScreen(Screen[None]):
         try:
             await self._submit_now(values)
         finally:
-            self.set_timer(SUBMIT_COOLDOWN, self._release_submit)
+            self.set_timer(app_of(self).timings.submit_cooldown, self._release_submit)
 
     def _release_submit(self) -> None:
         self.submitting = False
@@ -450,11 +458,11 @@ class MainScreen(Screen[None]):
         if field.reading:
             return  # the outcome follows
         if field.id in ("file-image", "file-mask"):
-            self._later("preview", 0.05, self.action_preview_inputs)
+            self._later("preview", app_of(self).timings.preview, self.action_preview_inputs)
 
     @on(ReferenceList.Changed)
     def _on_refs(self) -> None:
-        self._later("preview", 0.05, self.action_preview_inputs)
+        self._later("preview", app_of(self).timings.preview, self.action_preview_inputs)
 
     def action_preview_inputs(self) -> None:
         form = self.form
@@ -499,6 +507,59 @@ class MainScreen(Screen[None]):
     def _on_unmatched(self) -> None:
         self.notify("Pick an input image first.", severity="warning")
 
+    # --- history ------------------------------------------------------------------------------------
+    def action_history(self) -> None:
+        def chosen(message: LoadRun | UseResult | None) -> None:
+            if message is not None:
+                self.post_message(message)
+
+        self.app.push_screen(HistoryScreen(), chosen)
+
+    def _form_settled(self) -> bool:
+        """Every file field with a value has loaded it (or said why not) and the model is looked up."""
+        return all(not f.value.strip() or f.loaded or f.asset_id or f.problem for f in self._file_fields()) \
+            and not any(w.group in ("file-load", "model") and not w.is_finished for w in self.app.workers)
+
+    @on(LoadRun)
+    async def _on_load_run(self, message: LoadRun) -> None:
+        """A run's parameters and files back in the form; a re-run is submitted once they are loaded and quoted."""
+        load = form_load(message.run, new_seed=message.new_seed)
+        form = self.form
+        self.quote = None
+        for name in form.plain_names():
+            if name not in ("seed", "modelId"):
+                form.set_text(name, load.values.get(name))
+        model_id = str(load.values.get("modelId") or "")
+        if model_id != form.text("modelId"):
+            model_input = self.query_one("#param-modelId", Input)
+            with model_input.prevent(Input.Changed):
+                model_input.value = model_id
+            self.model = None
+            if model_id:
+                self._lookup_model(model_id)
+        self.query_one("#seed-mode", Select).value = load.seed_mode
+        self.query_one("#param-seed", Input).value = load.values.get("seed") or ""
+        form.file("image").set_value(load.image)
+        form.file("mask").set_value(load.mask)
+        await form.references.set_rows(load.references)
+        what = f"run {message.run.id}" + (f" (seed {load.values['seed']})" if load.values.get("seed") else "")
+        if load.missing:
+            self.notify(f"Loaded {what}; no longer on disk: {', '.join(load.missing)}"
+                        + (" — not re-run" if message.submit else ""), severity="warning", markup=False, timeout=15)
+        elif message.submit:
+            self._rerun = message.run.id
+            self.notify(f"Re-running {what}: quoting first…", markup=False)
+        else:
+            self.notify(f"Loaded {what} into the form", markup=False)
+        self.form.file("image").focus()
+
+    @on(UseResult)
+    def _on_use_result(self, message: UseResult) -> None:
+        """A saved result as the next input image (the engine records it as the new run's parent)."""
+        self.form.file("image").set_value(str(shown_path(message.path)))
+        self.notify(f"Input image: result {message.index + 1} of run {message.run.id}", markup=False)
+        self.form.file("image").focus()
+
     # --- focus, toggles, commands --------------------------------------------------------------------
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         if self.form in event.widget.ancestors:
@@ -514,15 +575,6 @@ class MainScreen(Screen[None]):
 
     def action_lock_aspect(self) -> None:
         self.form.size_tools.toggle_lock()
-
-    def action_history(self) -> None:
-        """The history screen (scenario_tui.ui.screens.history.HistoryScreen), where this build has it."""
-        try:
-            history = importlib.import_module("scenario_tui.ui.screens.history")
-        except ModuleNotFoundError:
-            self.notify("This build has no history screen yet.", severity="warning")
-            return
-        self.app.push_screen(history.HistoryScreen())
 
     def action_focus_jobs(self) -> None:
         self.jobs.focus()

@@ -51,7 +51,6 @@ THUMB_CELLS = (8, 3)
 
 _THUMB_PIXELS = (160, 120)  # enough for 8×3 cells of 20×40 px; the image widget scales the rest
 _SCAN_LIMIT = 2000
-_DEBOUNCE = 0.3
 _LOADING = "loading…"
 _ASSET_INFO = "asset id (sent as is)"
 _MASK_ASSET = "masks must be files here; use the Mask asset id field for an uploaded mask"
@@ -214,10 +213,10 @@ def _cell_box(size: tuple[int, int]) -> tuple[int, int]:
 class FileField(Widget):
     """A path or asset id with a Browse button and a status line: thumbnail and info, or the problem.
 
-    Files are loaded in a worker 0.3 s after typing stops, on Enter and on leaving the input, and
-    again when the file changes on disk (checked every ``RECHECK_INTERVAL`` s and on focus). The
-    start of a load and every outcome post :class:`FileField.Changed`; ``reading`` is True in
-    between. For masks, set ``image_size`` to check the size.
+    Files are loaded in a worker shortly after typing stops (``Timings.file``), on Enter and on leaving
+    the input, and again when the file changes on disk (checked every ``RECHECK_INTERVAL`` s and on
+    focus). The start of a load and every outcome post :class:`FileField.Changed`; ``reading`` is True
+    in between. For masks, set ``image_size`` to check the size.
     """
 
     RECHECK_INTERVAL = 2.0
@@ -335,7 +334,7 @@ class FileField(Widget):
             self._debounce.stop()
             self._debounce = None
         if event.value.strip() != self._requested:
-            self._debounce = self.set_timer(_DEBOUNCE, self._load)
+            self._debounce = self.set_timer(self._host.timings.file, self._load)
 
     @on(Input.Submitted, ".file-path")
     def _submitted(self, event: Input.Submitted) -> None:
