@@ -26,15 +26,19 @@ class Where(Enum):
     REFERENCES = "References"
     JOBS = "Job panel"
     PREVIEW = "Preview"
+    HISTORY = "History screen"
 
 
 # Places whose keys are live at the same time (the focus is in both): a key may do one thing only there.
+_IN_MAIN = {Where.MAIN, Where.FILE, Where.REFERENCES, Where.JOBS, Where.PREVIEW}
 _NESTED = {Where.FILE: {Where.REFERENCES}, Where.REFERENCES: {Where.FILE}}
 
 
 def live_together(a: Where, b: Where) -> bool:
-    if a is b or Where.APP in (a, b) or Where.MAIN in (a, b):
+    if a is b or Where.APP in (a, b):
         return True
+    if Where.MAIN in (a, b):
+        return (b if a is Where.MAIN else a) in _IN_MAIN
     return b in _NESTED.get(a, set())
 
 
@@ -116,6 +120,36 @@ ACTIONS: tuple[Action, ...] = (
        Where.PREVIEW),
     _a("quit-q", "q", "app.quit", "Quit", "Quit", "q quits where nothing is typed", Where.JOBS, Where.PREVIEW,
        show=False, palette=False),
+    _a("history-back", "escape", "back", "Back", "Back to the form", "Close the history", Where.HISTORY),
+    _a("history-previous-run", "up", "select(-1)", "Previous run", "Previous run", "Select the run above",
+       Where.HISTORY, show=False, palette=False),
+    _a("history-next-run", "down", "select(1)", "Next run", "Next run", "Select the run below",
+       Where.HISTORY, show=False, palette=False),
+    _a("history-previous-result", "left", "result(-1)", "Previous result", "Previous result",
+       "Select the run's previous result", Where.HISTORY, show=False, palette=False),
+    _a("history-next-result", "right", "result(1)", "Next result", "Next result",
+       "Select the run's next result", Where.HISTORY, show=False, palette=False),
+    _a("history-open", "enter", "open", "Form", "Open the run in the form",
+       "Put the selected run's parameters and files back into the form", Where.HISTORY),
+    _a("history-rerun", "r", "rerun(False)", "Re-run", "Re-run with the same seed",
+       "Submit the selected run again (quoted and confirmed as usual)", Where.HISTORY),
+    _a("history-rerun-new-seed", "n", "rerun(True)", "New seed", "Re-run with a new seed",
+       "Submit the selected run again with a new random seed", Where.HISTORY),
+    _a("history-use", "u", "use", "Use", "Use the result as input",
+       "The selected result becomes the next input image (its run is kept as the parent)", Where.HISTORY),
+    _a("history-star", "s", "star", "Star", "Star the result", "Star or unstar the selected result",
+       Where.HISTORY),
+    _a("history-discard", "d", "discard", "Discard", "Discard the result", "Discard or keep the selected result",
+       Where.HISTORY),
+    _a("history-show-discarded", "a", "show_discarded", "Show discarded", "Show discarded results",
+       "Show or hide discarded results", Where.HISTORY, show=False),
+    _a("history-delete-file", "x", "delete_file", "Delete a discarded result's file", "Delete a discarded file",
+       "Delete the file of a discarded result (asks first)", Where.HISTORY, show=False),
+    _a("history-state", "t", "next_state", "Next state filter", "Next state filter",
+       "Show runs of the next state only (all, running, success, …)", Where.HISTORY, show=False),
+    # priority: handled as the key arrives, so the keys typed right after it already go to the filter
+    _a("history-filter", "slash", "find", "Filter", "Filter runs", "Filter the runs by text", Where.HISTORY,
+       priority=True),
 )
 BY_ID = {a.id: a for a in ACTIONS}
 

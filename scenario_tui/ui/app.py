@@ -143,6 +143,7 @@ class ScenarioApp(App[int]):
         """Textual's own (theme, screenshot…), then every action of the registry that applies on ``screen``."""
         ours = {"Quit", "Keys"}  # the registry has its own quit and help
         yield from (c for c in super().get_system_commands(screen) if c.title not in ours)
+        from scenario_tui.ui.screens.history import HistoryScreen
         from scenario_tui.ui.screens.main import MainScreen
 
         for action in ACTIONS:
@@ -150,6 +151,9 @@ class ScenarioApp(App[int]):
                 continue
             if Where.APP in action.where:
                 yield self._command(action, lambda: self)
+            elif Where.HISTORY in action.where:
+                if isinstance(screen, HistoryScreen):
+                    yield self._command(action, partial(lambda s: s, screen))
             elif isinstance(screen, MainScreen):
                 yield self._command(action, partial(screen.target, action))
 

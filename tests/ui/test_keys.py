@@ -17,7 +17,8 @@ from textual_image.widget import HalfcellImage
 from scenario_tui.config import load_settings
 from scenario_tui.core.store import Store
 from scenario_tui.sandbox import Sandbox, SandboxConfig, SandboxTransport
-from scenario_tui.ui.actions import ACTIONS, BY_ID, check_keymap, clashes, key_problem, matched_spans, palette_score
+from scenario_tui.ui.actions import (ACTIONS, BY_ID, Where, check_keymap, clashes, key_problem, matched_spans,
+                                     palette_score)
 from scenario_tui.ui.app import ScenarioApp, exit_code, make_app, mouse_wanted
 from scenario_tui.ui.screens.confirm import ConfirmScreen
 from scenario_tui.ui.screens.help import HelpScreen
@@ -168,7 +169,9 @@ def test_every_binding_comes_from_the_registry_and_defaults_do_not_clash() -> No
     from scenario_tui.ui.widgets.preview import Preview
     from scenario_tui.ui.widgets.references import ReferenceList
 
-    for cls in (ScenarioApp, MainScreen, FileField, ReferenceList, JobPanel, Preview):
+    from scenario_tui.ui.screens.history import HistoryScreen
+
+    for cls in (ScenarioApp, MainScreen, FileField, ReferenceList, JobPanel, Preview, HistoryScreen):
         for binding in cls.BINDINGS:
             assert isinstance(binding, Binding) and binding.id in BY_ID, (cls, binding)
     assert clashes({}) == []
@@ -186,7 +189,12 @@ async def test_every_action_is_in_the_palette(harness: Callable[..., Harness]) -
                   "Quote now", "Submit", "Pick a model", "Help: all keys", "Quit", "Cancel job", "History of runs",
                   "Match input size", "Show inputs"}
         assert wanted <= titles
-        assert {a.title for a in ACTIONS if a.palette} <= titles
+        assert {a.title for a in ACTIONS if a.palette and Where.HISTORY not in a.where} <= titles
+        await pilot.press("f6")
+        await pilot.pause()
+        on_history = {c.title for c in app.get_system_commands(app.screen)}
+        assert {a.title for a in ACTIONS if a.palette and Where.HISTORY in a.where} <= on_history
+        assert "Focus form" not in on_history
 
 
 def test_palette_words_must_start_words_of_the_name() -> None:
@@ -261,6 +269,8 @@ def test_keys_live_in_different_places_may_share_a_key() -> None:
     assert clashes({"browse": "ctrl+n"}) == ["browse: ctrl+n is the key of both 'Browse for a file' (browse) and "
                                              "'Add reference' (add-reference)"]  # a reference row has a file field
     assert clashes({"quote": "tab"}) == ["quote: tab is already moving to the next field"]
+    assert clashes({"history-star": "g"}) == []  # the history screen is never live with the preview
+    assert check_keymap({"history-star": "S"}, "c.toml").usable == {"history-star": "S"}
 
 
 async def test_a_bad_keymap_warns_at_start_and_the_app_still_runs(tmp_path: Path,
