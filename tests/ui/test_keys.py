@@ -233,7 +233,7 @@ async def test_a_remapped_submit_key_is_shown_in_the_cost_line_and_help(harness:
         await until(pilot, lambda: len(h.sandbox_jobs()) == 1, "the job submitted with the new key")
         await pilot.press("f1")
         rows = [row for _, rows in app.screen.key_rows() for row in rows]
-        assert ("^s", "Submit", "submit") in rows
+        assert ("ctrl+s", "Submit", "submit") in rows  # spelled as in [keymap]
 
 
 # --------------------------------------------------------------------------- checking [keymap]

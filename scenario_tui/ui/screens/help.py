@@ -7,6 +7,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.keys import format_key
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -22,11 +23,11 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close", show=False)]
 
     def key_rows(self) -> list[tuple[str, list[tuple[str, str, str]]]]:
-        """(section, [(keys as displayed, description, binding id)]), keys as remapped in [keymap]."""
+        """(section, [(keys, description, binding id)]), keys as remapped and spelled in [keymap]."""
         app = app_of(self)
 
         def shown(keys: list[str]) -> str:
-            return " / ".join(app.get_key_display(Binding(k, "")) for k in keys)
+            return ", ".join(format_key(k) for k in keys)  # "ctrl+enter, ctrl+r"; "?" for question_mark
 
         sections = []
         for where in Where:
