@@ -194,6 +194,27 @@ async def test_a_slow_file_says_loading_and_is_not_reported_missing(
         await until(pilot, lambda: "Input image" not in blockers(app), "the blocker gone")
 
 
+async def test_an_outcome_of_an_earlier_load_is_not_shown(harness: Callable[..., Harness],
+                                                          inputs: dict[str, str]) -> None:
+    """A load worker posts its outcome; one that arrives after a newer load started (its worker was past
+    the point where cancelling could stop it) is dropped, not shown over the newer file."""
+    app = harness(ui_state=filled(inputs)).app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(app, pilot)
+        field = main(app).form.file("image")
+        assert isinstance(field.loaded, LoadedImage) and field.loaded.path is not None
+        assert field.loaded.path.name == "in.png"
+        # the file's own stamp: the periodic check must not read it again and hide what is shown
+        stale = file_field._Outcome(problem="an old load's answer", stamp=field._outcome.stamp)
+        field.post_message(FileField._Loaded(stale, field._generation - 1))
+        await settle(app, pilot)
+        assert isinstance(field.loaded, LoadedImage)
+        assert "an old load's answer" not in str(field.query_one(".file-info").render())
+        field.post_message(FileField._Loaded(stale, field._generation))  # the latest load's outcome is shown
+        await settle(app, pilot)
+        assert field.loaded is None and "an old load's answer" in str(field.query_one(".file-info").render())
+
+
 async def test_a_file_changed_on_disk_is_read_again_when_the_field_is_focused(tmp_path: Path,
                                                                               in_tmp: Path) -> None:
     from tests.ui.test_file_field import FieldApp

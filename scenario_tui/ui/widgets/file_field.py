@@ -250,6 +250,13 @@ class FileField(Widget):
         def control(self) -> FileField:
             return self.file_field
 
+    @dataclass
+    class _Loaded(Message):
+        """A load worker's outcome, for load number ``generation`` (a later load makes it stale)."""
+
+        outcome: _Outcome
+        generation: int
+
     def __init__(self, role: Role, value: str = "", *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.role: Role = role
@@ -260,6 +267,7 @@ class FileField(Widget):
         self._thumb: Widget | None = None
         self._debounce: Timer | None = None
         self._requested = ""
+        self._generation = 0  # loads started; only the latest one's outcome is shown
         self._outcome = _Outcome()
         self._reading = False
 
@@ -368,23 +376,31 @@ class FileField(Widget):
         self._requested = text = self._input.value.strip()
         if not text:
             self.workers.cancel_group(self, "file-load")
+            self._generation += 1  # an outcome still on its way is stale
             self._show(_Outcome())
             return
         self._start(partial(_resolve, self.role, text, self.image_size, self._thumb is not None))
 
     def _start(self, job: Callable[[], _Outcome]) -> None:
         self._reading = True
+        self._generation += 1
         self._info.update(_LOADING)
         self._info.set_class(False, "-problem")
         self.post_message(self.Changed(self))
-        self.run_worker(self._run(job), group="file-load", exclusive=True, exit_on_error=False)
+        self.run_worker(self._run(job, self._generation), group="file-load", exclusive=True, exit_on_error=False)
 
-    async def _run(self, job: Callable[[], _Outcome]) -> None:
+    async def _run(self, job: Callable[[], _Outcome], generation: int) -> None:
         try:
             outcome = await asyncio.to_thread(job)
         except Exception as exc:  # noqa: BLE001 - a decoder bug must show as a problem, not end the app
             outcome = _Outcome(problem=f"can't load this file ({type(exc).__name__}: {exc})")
-        self._show(outcome)
+        self.post_message(self._Loaded(outcome, generation))
+
+    @on(_Loaded)
+    def _loaded(self, message: _Loaded) -> None:
+        message.stop()
+        if message.generation == self._generation:
+            self._show(message.outcome)
 
     def _show(self, outcome: _Outcome) -> None:
         self._reading = False
