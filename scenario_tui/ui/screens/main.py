@@ -386,6 +386,13 @@ class MainScreen(Screen[None]):
         if field.id in ("file-image", "file-mask"):
             self._later("preview", 0.05, self.action_preview_inputs)
 
+    @on(FileField.EditMask)
+    def action_edit_mask(self) -> None:
+        from scenario_tui.ui.screens.mask_editor import open_editor
+
+        field = self.form.file("mask")
+        open_editor(self, self.form.file("image").loaded, field.loaded, field.use_file)
+
     @on(ReferenceList.Changed)
     def _on_refs(self) -> None:
         self._later("preview", 0.05, self.action_preview_inputs)
@@ -486,6 +493,8 @@ class MainScreen(Screen[None]):
         yield SystemCommand("Pick a model", "List the models that can do inpaint + IP-Adapter", self.action_pick_model)
         yield SystemCommand("Match input size", "Set width and height from the input image",
                             self.action_match_input)
+        yield SystemCommand("Mask editor", "Make or shape the mask over the input, from the keyboard",
+                            self.action_edit_mask)
         yield SystemCommand("Show inputs", "Preview the input with its mask, and the references",
                             self.action_preview_inputs)
         yield SystemCommand("Toggle deprecated fields", "Show or hide the deprecated parameters",

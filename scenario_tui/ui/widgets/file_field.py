@@ -206,7 +206,7 @@ class FileField(Widget):
     FileField { height: auto; }
     FileField > .file-row { height: auto; }
     FileField .file-path { width: 1fr; }
-    FileField .file-browse { width: auto; min-width: 9; margin-left: 1; }
+    FileField .file-browse, FileField .file-edit { width: auto; min-width: 7; margin-left: 1; }
     FileField > .file-status { height: auto; padding: 0 1; }
     FileField .file-thumb { display: none; margin-right: 1; }
     FileField .file-info { width: 1fr; height: auto; color: $text-muted; }
@@ -217,6 +217,7 @@ class FileField(Widget):
     BINDINGS = [
         Binding("ctrl+o", "browse", "Browse", id="browse"),
         Binding("ctrl+t", "resize_mask", "Resize mask", id="resize-mask"),
+        Binding("f6", "edit_mask", "Mask editor", id="edit-mask"),
     ]
 
     image_size: reactive[tuple[int, int] | None] = reactive(None, init=False)
@@ -233,6 +234,12 @@ class FileField(Widget):
         def control(self) -> FileField:
             return self.file_field
 
+    @dataclass
+    class EditMask(Message):
+        """The user asked for the mask editor (the screen has the input image it needs)."""
+
+        file_field: FileField
+
     def __init__(self, role: Role, value: str = "", *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.role: Role = role
@@ -240,6 +247,8 @@ class FileField(Widget):
                             compact=True)
         self._info = Static("", markup=False, classes="file-info")
         self._resize = Button("Resize mask", compact=True, classes="file-resize")
+        self._edit = ShortcutButton("Edit…", classes="file-edit", tooltip="Make or edit the mask (f6)") \
+            if role == "mask" else None
         self._thumb: Widget | None = None
         self._debounce: Timer | None = None
         self._requested = ""
@@ -253,6 +262,8 @@ class FileField(Widget):
         with Horizontal(classes="file-row"):
             yield self._input
             yield ShortcutButton("Browse…", classes="file-browse", tooltip="Browse (ctrl+o)")
+            if self._edit is not None:
+                yield self._edit
         with Horizontal(classes="file-status"):
             if (image_cls := thumbnail_class(self._host.image_cls)) is not None:
                 self._thumb = image_cls(classes="file-thumb")
@@ -355,6 +366,8 @@ class FileField(Widget):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "resize_mask":
             return self._outcome.mismatch is not None
+        if action == "edit_mask":
+            return self.role == "mask"
         return True
 
     @on(Button.Pressed)
@@ -362,12 +375,22 @@ class FileField(Widget):
         event.stop()
         if event.button is self._resize:
             self.action_resize_mask()
+        elif event.button is self._edit:
+            self.action_edit_mask()
         else:
             self.action_browse()
 
     def action_resize_mask(self) -> None:
         if (mismatch := self._outcome.mismatch) is not None:
             self._start(partial(_resized, mismatch, self._thumb is not None))
+
+    def action_edit_mask(self) -> None:
+        self.post_message(self.EditMask(self))
+
+    def use_file(self, path: Path) -> None:
+        """Take a file made for this field (the mask editor's), as if it had been picked."""
+        self.set_value(str(path))
+        self.focus()
 
     def action_browse(self) -> None:
         from textual_fspicker import FileOpen, Filters  # only when browsing: keeps start-up light

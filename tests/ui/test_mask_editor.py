@@ -1,0 +1,123 @@
+"""The mask editor, driven by keys only: a mask from nothing (grid cells, a typed shape, grow, undo and
+redo), saved next to the outputs and put in the form; then a job run with it names it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PIL import Image
+from textual.widgets import Input
+
+from scenario_tui.core import imaging
+from scenario_tui.ui.screens.mask_editor import MaskEditor
+from scenario_tui.ui.state import UiState
+from scenario_tui.ui.widgets.mask_canvas import MaskCanvas
+from tests.ui.conftest import Harness, blockers, settle, until
+from tests.ui.test_main_screen import SDXL, finished, main, panel, quoted
+
+
+def white(mask: Image.Image) -> int:
+    return mask.histogram()[255]
+
+
+def editor(h: Harness) -> MaskEditor:
+    screen = h.app.screen
+    assert isinstance(screen, MaskEditor)
+    return screen
+
+
+async def test_a_mask_from_nothing_by_keys_only(harness: Callable[..., Harness], inputs: dict[str, str]) -> None:
+    state = UiState(values={"modelId": SDXL, "prompt": "a lamp"}, image=inputs["image"],
+                    references=[(inputs["ref1"], "")])
+    h = harness(ui_state=state)
+    app = h.app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        main(app).form.file("mask").focus()
+        await pilot.press("f6")
+        await settle(app, pilot)
+        ed = editor(h)
+        assert "started from nothing" in ed.said and white(ed.mask) == 0 and ed.mask.size == (64, 48)
+        assert isinstance(app.focused, MaskCanvas)
+
+        await pilot.press("space", "right", "space")  # cells 0 and 1 of the 8x8 grid: 8x6 px each
+        await settle(app, pilot)
+        assert white(ed.mask) == 96 and ed.mask.getbbox() == (0, 0, 16, 6)
+        await pilot.press("minus", "minus", "minus", "minus")
+        assert ed.grid.size == (4, 4) and ed.grid.cursor == 1  # still column 1, row 0
+
+        await pilot.press("colon", *"rect 50%,50%,25%,25%", "enter")
+        await settle(app, pilot)
+        assert white(ed.mask) == 96 + 16 * 12 and ed.mask.getpixel((32, 24)) == 255
+        assert ed.query_one("#mask-command", Input).value == ""
+        await pilot.press(*"bogus", "enter")  # the command line keeps the focus
+        assert "✗ 'bogus': not a command" in ed.said
+        await pilot.press("escape")  # out of the command line, back to the canvas
+        assert isinstance(app.focused, MaskCanvas)
+
+        await pilot.press("g")  # grow by the step shown: 8 px
+        await settle(app, pilot)
+        grown = 24 * 14 + 32 * 28  # the cells' 16x6 box and the 16x12 rectangle, 8 px more on each side inside the image
+        assert white(ed.mask) == grown and ed.said == "grow 8 px"
+        status = str(ed.query_one("#mask-status").text)  # type: ignore[attr-defined]
+        assert f"{100 * grown / 3072:.1f} % to repaint" in status and "box 0,0 56×44" in status
+        assert "by 8 px" in status
+
+        await pilot.press("ctrl+z")
+        await settle(app, pilot)
+        assert white(ed.mask) == 288 and ed.at == 3
+        await pilot.press("ctrl+y")
+        await settle(app, pilot)
+        assert white(ed.mask) == grown
+        await pilot.press("ctrl+y")
+        await settle(app, pilot)
+        assert ed.said == "nothing to redo"
+
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, MaskEditor)
+        field = main(app).form.file("mask")
+        saved = Path(field.value)
+        assert saved == (h.out / "masks" / "mask-19700101-001640.png").resolve()
+        await until(pilot, lambda: isinstance(field.loaded, imaging.LoadedMask), "the saved mask loaded in the form")
+        assert isinstance(field.loaded, imaging.LoadedMask) and field.loaded.coverage == 100 * grown / 3072
+
+        # the job made with it names it as its mask input
+        await until(pilot, lambda: blockers(app) == "", "nothing left to fix")
+        await quoted(app, pilot)
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: len(panel(app).entries) == 1, "a row for the job")
+        await finished(pilot, panel(app).entries[0])
+        [run] = app.engine.store.runs()
+        assert {i["field"]: i["path"] for i in run.inputs}["mask"] == str(saved.resolve())
+
+
+async def test_starts_from_the_current_mask_and_asks_before_discarding(
+        harness: Callable[..., Harness], inputs: dict[str, str]) -> None:
+    h = harness(ui_state=UiState(values={"modelId": SDXL}, image=inputs["image"], mask=inputs["mask"]))
+    app = h.app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        main(app).action_edit_mask()
+        await settle(app, pilot)
+        ed = editor(h)
+        assert "the current mask (m.png)" in ed.said and white(ed.mask) == 33 * 25
+        await pilot.press("i")
+        await settle(app, pilot)
+        assert white(ed.mask) == 64 * 48 - 33 * 25
+        await pilot.press("escape")
+        await pilot.press("n")  # keep editing
+        assert app.screen is ed
+        await pilot.press("escape", "y")
+        assert not isinstance(app.screen, MaskEditor)
+        assert main(app).form.file("mask").value == inputs["mask"]  # unchanged
+
+
+async def test_no_input_image_no_editor(harness: Callable[..., Harness], inputs: dict[str, str]) -> None:
+    h = harness()
+    async with h.app.run_test(size=(120, 40)) as pilot:
+        await settle(h.app, pilot)
+        main(h.app).action_edit_mask()
+        await pilot.pause()
+        assert not isinstance(h.app.screen, MaskEditor)
