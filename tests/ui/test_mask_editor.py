@@ -6,7 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from typing import Any
+
 from PIL import Image
+from textual import events
+from textual.keys import _character_to_key
+from textual.pilot import Pilot
 from textual.widgets import Input
 
 from scenario_tui.core import imaging
@@ -51,10 +56,9 @@ async def test_a_mask_from_nothing_by_keys_only(harness: Callable[..., Harness],
         await settle(app, pilot)
         assert white(ed.mask) == 96 + 16 * 12 and ed.mask.getpixel((32, 24)) == 255
         assert ed.query_one("#mask-command", Input).value == ""
-        await pilot.press(*"bogus", "enter")  # the command line keeps the focus
+        await pilot.press("slash", *"bogus", "enter")
         assert "✗ 'bogus': not a command" in ed.said
-        await pilot.press("escape")  # out of the command line, back to the canvas
-        assert isinstance(app.focused, MaskCanvas)
+        assert isinstance(app.focused, MaskCanvas) and not ed.canvas.typing  # Enter closed the command line
 
         await pilot.press("g")  # grow by the step shown: 8 px
         await settle(app, pilot)
@@ -112,6 +116,39 @@ async def test_starts_from_the_current_mask_and_asks_before_discarding(
         await pilot.press("escape", "y")
         assert not isinstance(app.screen, MaskEditor)
         assert main(app).form.file("mask").value == inputs["mask"]  # unchanged
+
+
+async def typed_fast(pilot: Pilot[Any], text: str) -> None:
+    """Keys arriving back to back (a paste, or a slow link delivering a burst), not one per idle."""
+    for key in text:
+        name = "enter" if key == "\r" else key if key.isalnum() else _character_to_key(key)
+        event = events.Key(name, key)
+        event.set_sender(pilot.app)
+        driver = pilot.app._driver
+        assert driver is not None
+        driver.send_message(event)  # as the terminal's keys arrive, without waiting for idle between them
+    await pilot.pause()
+
+
+async def test_keys_after_colon_go_to_the_command_line_however_fast(
+        harness: Callable[..., Harness], inputs: dict[str, str]) -> None:
+    h = harness(ui_state=UiState(values={"modelId": SDXL}, image=inputs["image"]))
+    app = h.app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        main(app).action_edit_mask()
+        await settle(app, pilot)
+        ed = editor(h)
+        await typed_fast(pilot, ":ellipse 0,0,50%,50%")
+        await settle(app, pilot)
+        assert ed.query_one("#mask-command", Input).value == "ellipse 0,0,50%,50%"
+        assert white(ed.mask) == 0 and ed.at == 0  # no "i", "s", space or "f" taken as edits
+        await typed_fast(pilot, "\r")
+        await settle(app, pilot)
+        assert ed.at == 1 and white(ed.mask) > 0 and not ed.canvas.typing
+        await typed_fast(pilot, "i")  # the command line is closed: keys are edits again
+        await settle(app, pilot)
+        assert ed.said == "invert"
 
 
 async def test_no_input_image_no_editor(harness: Callable[..., Harness], inputs: dict[str, str]) -> None:

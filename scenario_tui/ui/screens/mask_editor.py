@@ -87,6 +87,7 @@ class MaskEditor(Screen[Path | None]):
     MaskEditor #mask-title { height: 1; text-style: bold; }
     MaskEditor #mask-status { height: 2; }
     MaskEditor #mask-command { height: 1; }
+    MaskEditor #mask-command.-typing { background: $boost; text-style: bold; }
     """
 
     BINDINGS = [
@@ -271,7 +272,26 @@ class MaskEditor(Screen[Path | None]):
         self._enqueue(_Edit("redone", "redo"))
 
     def action_type_command(self) -> None:
-        self.query_one("#mask-command", Input).focus()
+        """Open the command line (the canvas keeps the focus and passes the keys on: see ``MaskCanvas.on_key``)."""
+        self.set_focus(self.canvas)
+        self.canvas.typing = True
+        self.query_one("#mask-command", Input).add_class("-typing")
+
+    @on(MaskCanvas.Typing)
+    async def _typing(self, event: MaskCanvas.Typing) -> None:
+        command = self.query_one("#mask-command", Input)
+        key = event.event
+        command.set_class(self.canvas.typing, "-typing")
+        if event.start:
+            return
+        actions = {"backspace": command.action_delete_left, "left": command.action_cursor_left,
+                   "right": command.action_cursor_right, "home": command.action_home, "end": command.action_end}
+        if key.key == "enter":
+            await command.action_submit()
+        elif key.key in actions:
+            actions[key.key]()
+        elif key.is_printable and key.character:
+            command.insert_text_at_cursor(key.character)
 
     @on(Input.Submitted, "#mask-command")
     def _typed(self, event: Input.Submitted) -> None:
@@ -324,9 +344,8 @@ class MaskEditor(Screen[Path | None]):
 
     # --- leaving -----------------------------------------------------------------------------------
     def action_leave(self) -> None:
-        command = self.query_one("#mask-command", Input)
-        if command.has_focus:
-            self.canvas.focus()
+        if self.query_one("#mask-command", Input).has_focus:
+            self.set_focus(self.canvas)
             return
         if self.saved_at == self.at or (self.at == 0 and self.saved_at is None and self.coverage == 0):
             self.dismiss(None)

@@ -101,12 +101,20 @@ class MaskCanvas(Widget, can_focus=True):
 
         cell: int
 
+    @dataclass
+    class Typing(Message):
+        """A key for the command line (``start``: the ":" that opens it)."""
+
+        event: events.Key
+        start: bool = False
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.composite: Image.Image | None = None
         self.grid = Grid()
         self._frame: Image.Image | None = None
         self._drag: tuple[tuple[int, int], tuple[int, int]] | None = None  # (start, now) in pixels
+        self.typing = False
 
     def show(self, composite: Image.Image | None = None, grid: Grid | None = None) -> None:
         """Draw a new composite and/or grid."""
@@ -175,6 +183,20 @@ class MaskCanvas(Widget, can_focus=True):
             top, bottom = pixels[x, 2 * line], pixels[x, 2 * line + 1]
             segments.append(Segment("▀", _half(top, bottom)))  # type: ignore[arg-type]  # RGB pixels are tuples
         return Strip(segments, LEFT + pw).adjust_cell_length(width)
+
+    # --- keys
+
+    def on_key(self, event: events.Key) -> None:
+        """":" (or "/") opens the command line; until Enter or Escape every key goes to it, in order, through
+        this widget (which keeps the focus): typed fast, pasted, or sent in a burst over a slow link, no key
+        of a command is taken as an edit, as it could be while the focus moved."""
+        start = not self.typing and event.key in ("colon", "slash")
+        if not (self.typing or start):
+            return
+        event.stop()
+        event.prevent_default()
+        self.typing = not (event.key in ("enter", "escape"))
+        self.post_message(self.Typing(event, start))
 
     # --- mouse
 
