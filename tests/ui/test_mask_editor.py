@@ -158,3 +158,17 @@ async def test_no_input_image_no_editor(harness: Callable[..., Harness], inputs:
         main(h.app).action_edit_mask()
         await pilot.pause()
         assert not isinstance(h.app.screen, MaskEditor)
+
+
+async def test_an_edit_keyed_right_after_a_command_comes_after_it(
+        harness: Callable[..., Harness], inputs: dict[str, str]) -> None:
+    h = harness(ui_state=UiState(values={"modelId": SDXL}, image=inputs["image"]))
+    app = h.app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        main(app).action_edit_mask()
+        await settle(app, pilot)
+        ed = editor(h)
+        await typed_fast(pilot, ":rect 8,8,8,8\rg")
+        await settle(app, pilot)
+        assert ed.at == 2 and ed.mask.getbbox() == (0, 0, 24, 24)  # grown: the rectangle came first

@@ -45,6 +45,7 @@ class MainScreen(Screen[None]):
         Binding("f2", "focus_form", "Form", id="focus-form"),
         Binding("f3", "focus_jobs", "Jobs", id="focus-jobs"),
         Binding("f4", "focus_preview", "Preview", id="focus-preview"),
+        Binding("f6", "edit_mask", "Mask editor", id="mask-editor"),
         Binding("f8", "preview_inputs", "Inputs", id="preview-inputs"),
         Binding("f9", "toggle_deprecated", "Deprecated", id="toggle-deprecated"),
     ]

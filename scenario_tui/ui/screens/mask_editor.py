@@ -17,7 +17,7 @@ from typing import Literal
 
 from PIL import Image
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -150,7 +150,7 @@ class MaskEditor(Screen[Path | None]):
         title = TextBar(id="mask-title")
         title.text = Text(f" Mask editor · {w}×{h} · tinted = repaint ", style="bold reverse")
         yield title
-        yield MaskCanvas(id="mask-canvas")
+        yield MaskCanvas(self._typing, id="mask-canvas")
         yield TextBar(id="mask-status")
         yield Input(placeholder=f"type a shape, Enter applies: {masks.COMMAND_HELP}", id="mask-command",
                     compact=True, select_on_focus=False)
@@ -277,31 +277,33 @@ class MaskEditor(Screen[Path | None]):
         self.canvas.typing = True
         self.query_one("#mask-command", Input).add_class("-typing")
 
-    @on(MaskCanvas.Typing)
-    async def _typing(self, event: MaskCanvas.Typing) -> None:
+    def _typing(self, key: events.Key, start: bool) -> None:
         command = self.query_one("#mask-command", Input)
-        key = event.event
         command.set_class(self.canvas.typing, "-typing")
-        if event.start:
+        if start:
             return
         actions = {"backspace": command.action_delete_left, "left": command.action_cursor_left,
                    "right": command.action_cursor_right, "home": command.action_home, "end": command.action_end}
         if key.key == "enter":
-            await command.action_submit()
+            self._run(command)
         elif key.key in actions:
             actions[key.key]()
         elif key.is_printable and key.character:
             command.insert_text_at_cursor(key.character)
 
     @on(Input.Submitted, "#mask-command")
-    def _typed(self, event: Input.Submitted) -> None:
+    def _submitted(self, event: Input.Submitted) -> None:
+        self._run(event.input)
+
+    def _run(self, command: Input) -> None:
+        """Apply the command line's step (or change the grid), or say what is wrong with it."""
         try:
-            step = masks.parse_command(event.value)
+            step = masks.parse_command(command.value)
         except masks.MaskError as exc:
             self.said = f"✗ {exc}"
             self._status()
             return
-        event.input.value = ""
+        command.value = ""
         if step.name == "grid":
             assert isinstance(step.value, tuple)
             self._set_grid(self.grid.resized(*step.value))

@@ -217,7 +217,6 @@ class FileField(Widget):
     BINDINGS = [
         Binding("ctrl+o", "browse", "Browse", id="browse"),
         Binding("ctrl+t", "resize_mask", "Resize mask", id="resize-mask"),
-        Binding("f6", "edit_mask", "Mask editor", id="edit-mask"),
     ]
 
     image_size: reactive[tuple[int, int] | None] = reactive(None, init=False)
@@ -366,8 +365,6 @@ class FileField(Widget):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "resize_mask":
             return self._outcome.mismatch is not None
-        if action == "edit_mask":
-            return self.role == "mask"
         return True
 
     @on(Button.Pressed)

@@ -8,6 +8,7 @@ given: no stale pixels. Column numbers run along the top, row numbers down the l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -101,15 +102,10 @@ class MaskCanvas(Widget, can_focus=True):
 
         cell: int
 
-    @dataclass
-    class Typing(Message):
-        """A key for the command line (``start``: the ":" that opens it)."""
-
-        event: events.Key
-        start: bool = False
-
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, typed: Callable[[events.Key, bool], None], *, id: str | None = None) -> None:
+        """``typed(key, start)`` gets the command line's keys (``start``: the ":" that opens it)."""
         super().__init__(id=id)
+        self._typed = typed
         self.composite: Image.Image | None = None
         self.grid = Grid()
         self._frame: Image.Image | None = None
@@ -187,16 +183,17 @@ class MaskCanvas(Widget, can_focus=True):
     # --- keys
 
     def on_key(self, event: events.Key) -> None:
-        """":" (or "/") opens the command line; until Enter or Escape every key goes to it, in order, through
-        this widget (which keeps the focus): typed fast, pasted, or sent in a burst over a slow link, no key
-        of a command is taken as an edit, as it could be while the focus moved."""
+        """":" (or "/") opens the command line; until Enter or Escape every key goes to it through this widget,
+        which keeps the focus, and at once (a call, not a message): typed fast, pasted, or sent in a burst
+        over a slow link, no key of a command is taken as an edit, and an edit keyed after Enter comes after
+        the command's."""
         start = not self.typing and event.key in ("colon", "slash")
         if not (self.typing or start):
             return
         event.stop()
         event.prevent_default()
         self.typing = not (event.key in ("enter", "escape"))
-        self.post_message(self.Typing(event, start))
+        self._typed(event, start)
 
     # --- mouse
 
