@@ -76,6 +76,7 @@ class MainScreen(Screen[None]):
             initial["ipAdapterImageIds"] = ", ".join(initial["ipAdapterImageIds"])
         initial.update(state.values)
         initial["_seed_mode"] = state.seed_mode
+        initial.update(_context_crop=settings.context_crop, _crop_padding=settings.crop_padding)
         yield Static(self._mode_text(), id="topbar")
         with Horizontal(id="body"):
             with Vertical(id="formcol"):
@@ -193,7 +194,8 @@ class MainScreen(Screen[None]):
 
     def _fingerprint(self, values: dict[str, Any]) -> str:
         files = [id(f.loaded) for f in self._file_fields()]
-        return json.dumps([values, files, self.model.id if self.model else None], sort_keys=True, default=str)
+        return json.dumps([values, files, self.model.id if self.model else None, self.form.context_crop],
+                          sort_keys=True, default=str)
 
     def _file_fields(self) -> list[FileField]:
         form = self.form
@@ -278,7 +280,7 @@ class MainScreen(Screen[None]):
         if isinstance(single, imaging.LoadedImage):
             refs.append(single)
         return Draft(values, image=image, mask=mask if isinstance(mask, imaging.LoadedMask) else None,
-                     references=tuple(refs))
+                     references=tuple(refs), context_crop=form.context_crop)
 
     async def _request(self, values: dict[str, Any]) -> Request:
         """The engine's request for the form; what encoding had to do to fit (re-encoding, downscaling) is said once."""

@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from PIL import Image
 from rich.text import Text
@@ -395,7 +395,7 @@ class MaskEditor(Screen[Path | None]):
         self.dismiss(path)
 
 
-def open_editor(screen: Screen[object], image: imaging.LoadedImage | object, mask: imaging.LoadedMask | object,
+def open_editor(screen: Screen[Any], image: imaging.LoadedImage | object, mask: imaging.LoadedMask | object,
                 done: Callable[[Path], None]) -> None:
     """Open the editor over ``screen`` on the form's input image, from its mask when it fits; ``done`` gets
     the saved file."""

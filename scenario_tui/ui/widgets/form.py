@@ -23,6 +23,7 @@ from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.references import ReferenceList
 from scenario_tui.ui.widgets.buttons import ShortcutButton
 from scenario_tui.ui.widgets.chrome import Section, TextBar
+from scenario_tui.ui.widgets.crop import ContextCrop
 
 # A tiny valid PNG standing in for a loaded file while typing: the model checks presence and
 # form, the real data URL is built only when quoting or submitting.
@@ -147,6 +148,9 @@ class ParamForm(VerticalScroll):
         if name in ("image", "mask"):
             role: Literal["image", "mask"] = "image" if name == "image" else "mask"
             yield ParamRow(name, FileField(role, id=f"file-{name}"), stacked=True)
+            if name == "mask":
+                yield ContextCrop(bool(self._initial.get("_context_crop")), self._initial.get("_crop_padding", 32),
+                                  id="crop")
         elif name == "ipAdapterImage":
             yield ParamRow(name, FileField("reference", id="file-ipAdapterImage"), stacked=True)
         elif name == "ipAdapterImages":
@@ -203,6 +207,11 @@ class ParamForm(VerticalScroll):
             return widget.text.strip() or None
         assert isinstance(widget, Input)
         return widget.value.strip() or None
+
+    @property
+    def context_crop(self) -> int | None:
+        """The context crop's padding, or None when it is off."""
+        return self.query_one(ContextCrop).padding
 
     @property
     def seed_mode(self) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from PIL import Image, ImageDraw
+from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
@@ -34,13 +35,8 @@ _EMPTY = Style(bgcolor="grey11")
 
 @lru_cache(maxsize=4096)
 def _half(top: tuple[int, int, int], bottom: tuple[int, int, int]) -> Style:
-    return Style.from_color(_rich(top), _rich(bottom))
-
-
-def _rich(rgb: tuple[int, int, int]) -> object:
-    from rich.color import Color
-
-    return Color.from_rgb(*rgb)
+    """Upper half block: the top pixel in front, the bottom one behind."""
+    return Style.from_color(Color.from_rgb(*top), Color.from_rgb(*bottom))
 
 
 def fit(image: tuple[int, int], area: Size) -> tuple[int, int]:
@@ -177,7 +173,7 @@ class MaskCanvas(Widget, can_focus=True):
         segments = [Segment(self._row_label(line, ph), _RULER)]
         for x in range(pw):
             top, bottom = pixels[x, 2 * line], pixels[x, 2 * line + 1]
-            segments.append(Segment("▀", _half(top, bottom)))  # type: ignore[arg-type]  # RGB pixels are tuples
+            segments.append(Segment("▀", _half(top, bottom)))
         return Strip(segments, LEFT + pw).adjust_cell_length(width)
 
     # --- keys
