@@ -25,7 +25,7 @@ from scenario_tui.ui.widgets.chrome import KeyFooter, TextBar
 from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.form import ParamForm, help_line, row_of
 from scenario_tui.ui.widgets.jobs import JobPanel
-from scenario_tui.ui.widgets.preview import Preview, PreviewItem
+from scenario_tui.ui.widgets.preview import Preview, PreviewItem, result_items
 from scenario_tui.ui.services import app_of
 from scenario_tui.ui.widgets.references import ReferenceList
 
@@ -434,7 +434,7 @@ class MainScreen(Screen[None]):
 
     def _show_results(self, entry: Any) -> None:
         if entry.results:
-            self.query_one(Preview).show([PreviewItem(f"{entry.job_id} · {p.name}", p, None) for p in entry.results])
+            self.query_one(Preview).show(result_items(str(entry.job_id), entry.results, entry.run.inputs))
 
     @on(Input.Changed, "#param-width")
     def _on_width(self, event: Input.Changed) -> None:
