@@ -201,7 +201,22 @@ def _stop(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _closed_streams_to_devnull() -> None:
+    """A closed stdout or stderr (``2>&-``) becomes /dev/null: messages are dropped, not sent to the other
+    stream (``print(file=None)`` writes to stdout) and fd 1 or 2 is not reused by the next file opened."""
+    for fd, name in ((1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_WRONLY)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+            setattr(sys, name, open(fd, "w", encoding="utf-8", errors="replace", closefd=False))  # noqa: SIM115
+
+
 def main(argv: list[str] | None = None) -> int:
+    _closed_streams_to_devnull()
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(with_params="generate" in argv).parse_args(argv)
     if args.command == "sandbox":
@@ -228,6 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     if threading.current_thread() is threading.main_thread():  # signals can only be caught there
         for signum in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, _stop)
+    code = OK
     try:
         code = asyncio.run(_guarded(progress, command(args, settings, progress)))
         sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
@@ -235,9 +251,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         progress.interrupted(settings)
         return INTERRUPTED
-    except BrokenPipeError:  # the reader of stdout went away (| head): end quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return OK
+    except BrokenPipeError:  # the reader of stdout went away (| head): end quietly, with the command's code
+        _stdout_to_devnull()
+        return code
+
+
+def _stdout_to_devnull() -> None:
+    """After a closed pipe: what is still written to stdout (and its flush at exit) goes nowhere."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -337,7 +358,10 @@ class Progress:
     def result(self, data: dict[str, Any]) -> None:
         self._end_line()
         if self.json:
-            print(json.dumps(data, ensure_ascii=False))
+            try:
+                print(_json_line(data), flush=True)
+            except BrokenPipeError:  # the reader went away (| head): the command still ends with its own code
+                _stdout_to_devnull()
 
     def interrupted(self, settings: Settings) -> None:
         self._end_line()
@@ -355,6 +379,16 @@ class Progress:
                          f"Get its results with: scenario-tui resume {run.job_id}"), file=sys.stderr)
 
 
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _json_line(data: dict[str, Any]) -> str:
+    """One line of JSON with no control character raw: json escapes C0 controls itself, not DEL, the C1
+    controls (0x9b is a terminal's CSI) or the bidi overrides that server text may carry."""
+    text = json.dumps(data, ensure_ascii=False)
+    return _RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 async def _guarded(progress: Progress, work: Any) -> int:
     """Map the errors every command can meet onto messages and exit codes."""
     from scenario_tui.core.api import ApiError
@@ -369,6 +403,8 @@ async def _guarded(progress: Progress, work: Any) -> int:
             progress.say(f"{problem.severity}: {problem}")
         progress.result({"error": str(exc), "exitCode": BAD_INPUT})
         return BAD_INPUT
+    except BrokenPipeError:  # stdout's reader went away: not bad input (main ends quietly)
+        raise
     except (UsageError, ImageProblem, ModelProblem, ApiError, OSError, StoreError) as exc:
         code = API_ERROR if isinstance(exc, ApiError) else BAD_INPUT
         message = str(exc)
@@ -449,11 +485,10 @@ def _split_refs(values: list[str]) -> tuple[list[Path], list[str]]:
 
 
 def _is_path(value: str) -> bool:
-    """An argument names a file unless no such file exists and it looks like an asset id (``asset_...``):
-    a mistyped file name is "no such file", never sent as an id."""
-    from scenario_tui.core.params import is_asset_id
+    """An argument names a file unless no such file exists and it looks like an asset id (``asset_...``)."""
+    from scenario_tui.core.params import looks_like_asset_id
 
-    return Path(value).exists() or not (value.startswith("asset_") and is_asset_id(value))
+    return Path(value).exists() or not looks_like_asset_id(value)
 
 
 def _concepts(values: list[str]) -> list[dict[str, str]]:
@@ -477,6 +512,8 @@ def _draft(args: argparse.Namespace, settings: Settings, progress: Progress) -> 
         values["concepts"] = _concepts(args.concept)
     if args.ip_adapter_scales:
         values["ipAdapterScales"] = args.ip_adapter_scales
+    if args.model:  # also when the model couldn't be read: the request still names it
+        values["modelId"] = args.model
     if not args.image or not args.mask:
         raise UsageError("--image and --mask are required")
     ref_files, ref_ids = _split_refs(args.ref)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
+import re
 import stat
 import tomllib
 from contextvars import ContextVar
@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 
 from platformdirs import user_config_path, user_data_path, user_pictures_path
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from scenario_tui.core.api import DEFAULT_BASE_URL
+from scenario_tui.core.boundary import is_loopback
 from scenario_tui.core.params import PARAM_INFO, check
 
 APP_NAME = "scenario-tui"
@@ -70,12 +71,12 @@ class Settings(BaseSettings):
                              description="Where results and their parameters are saved.")
     image_protocol: ImageProtocol = Field("auto", description="Terminal graphics for previews.")
     confirm_above: float = Field(20.0, ge=0, allow_inf_nan=False, description="Ask before submitting a job quoted above this many CU.")
-    poll_interval: float = Field(1.0, gt=0, allow_inf_nan=False, description="First wait between job status checks, seconds.")
-    poll_max_interval: float = Field(8.0, gt=0, allow_inf_nan=False, description="Longest wait between job status checks, seconds.")
-    follow_timeout: float = Field(24 * 3600.0, gt=0, allow_inf_nan=False,
+    poll_interval: float = Field(1.0, gt=0, le=600, allow_inf_nan=False, description="First wait between job status checks, seconds.")
+    poll_max_interval: float = Field(8.0, gt=0, le=3600, allow_inf_nan=False, description="Longest wait between job status checks, seconds.")
+    follow_timeout: float = Field(24 * 3600.0, gt=0, le=30 * 24 * 3600, allow_inf_nan=False,
                                   description="How long one job is followed before it is left running on the "
                                               "server for a later resume, seconds.")
-    sandbox_job_seconds: float = Field(6.0, ge=0, allow_inf_nan=False, description="How long a sandbox job takes.")
+    sandbox_job_seconds: float = Field(6.0, ge=0, le=3600, allow_inf_nan=False, description="How long a sandbox job takes.")
     max_download_mb: float = Field(200.0, gt=0, le=4096, allow_inf_nan=False,
                                    description="Largest result download accepted, in MiB.")
     upload_inputs: bool = Field(True, description="Upload the input image and references once as hidden assets and "
@@ -121,6 +122,8 @@ class Settings(BaseSettings):
     @field_validator("output_dir")
     @classmethod
     def _expand(cls, v: Path) -> Path:
+        if "\0" in str(v):
+            raise ValueError("a folder name can't hold a NUL character")
         return v.expanduser()
 
     @field_validator("defaults")
@@ -156,16 +159,6 @@ class Settings(BaseSettings):
             return ("SANDBOX: no credentials, so this is the offline simulator. Set SCENARIO_API_KEY and "
                     "SCENARIO_API_SECRET (or api_key/api_secret in the config file) to use Scenario.")
         return f"LIVE: Scenario API at {self.base_url}"
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (as parsed from a URL) names this machine: localhost, 127.0.0.0/8 or ::1."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def read_config_file(path: Path) -> tuple[dict[str, Any], list[str]]:
@@ -216,17 +209,48 @@ def load_settings(config_path: Path | None = None, **overrides: Any) -> tuple[Se
     token = _file_data.set(data)
     try:
         settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:  # a table setting in the environment that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"SCENARIO_TUI_{field.group(1).upper()}" if field else "a SCENARIO_TUI_ variable"
+        raise ConfigError(f"environment {name}: not valid JSON (a table setting is given as a JSON object, "
+                          'e.g. {"strength": 0.6})') from None
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+        problems = [(str(e["loc"][0]) if e["loc"] else "", e["msg"].removeprefix("Value error, "), e["loc"])
+                    for e in exc.errors()]
+        raise ConfigError("; ".join(_where(path, data, key, overrides) + f"{'.'.join(map(str, loc)) or 'settings'}: "
+                                    f"{msg}" + _line(path, data, key) for key, msg, loc in problems)) from None
     finally:
         _file_data.reset(token)
     if settings.poll_max_interval < settings.poll_interval:
-        raise ConfigError(f"{path}: poll_max_interval must not be below poll_interval")
+        raise ConfigError(f"{path}: poll_max_interval must not be below poll_interval"
+                          + _line(path, data, "poll_max_interval"))
     return settings, warnings
+
+
+def _where(path: Path, data: dict[str, Any], key: str, overrides: dict[str, Any]) -> str:
+    """Where a bad value came from: a flag, the environment (by variable), else the config file."""
+    if overrides.get(key) is not None:
+        return "command line: "
+    if key not in data:
+        field = Settings.model_fields.get(key)
+        alias = field.validation_alias if field else None
+        names = [n for n in (alias.choices if isinstance(alias, AliasChoices) else []) if isinstance(n, str)]
+        for name in [f"SCENARIO_TUI_{key.upper()}", *names]:
+            if name in os.environ:
+                return f"environment {name}: "
+    return f"{path}: "
+
+
+def _line(path: Path, data: dict[str, Any], key: str) -> str:
+    """`` (line N)``: where ``key`` is set (or its table starts) in the config file, when it is set there."""
+    if key not in data:
+        return ""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    pattern = re.compile(rf"""^\s*(\[\s*{re.escape(key)}\s*\]|["']?{re.escape(key)}["']?\s*[=.])""")
+    return next((f" (line {n})" for n, text in enumerate(lines, 1) if pattern.match(text)), "")
 
 
 def write_private(path: Path, text: str) -> None:

@@ -67,3 +67,11 @@ def files(tmp_path: Path) -> dict[str, Path]:
         "ref1": make_image(tmp_path / "ref-red.png", (32, 32), (220, 30, 30)),
         "ref2": make_image(tmp_path / "ref-blue.png", (32, 32), (30, 30, 220)),
     }
+
+
+# The fault suite's summary line (tests/faults), printed by the process that reports, with or without xdist.
+from tests.faults.summary import (  # noqa: E402,F401
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+    pytest_testnodedown,
+)

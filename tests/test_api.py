@@ -1206,3 +1206,17 @@ async def test_secrets_echoed_in_a_submitted_jobs_text_are_scrubbed(client: Scen
 
     router.post(f"{BASE}/generate/inpaint-ip-adapter").respond(200, json={"job": _echoing_job()})
     _clean_job((await client.generate(Params())).job)
+
+
+async def test_secrets_echoed_anywhere_in_an_answer_are_scrubbed(client: ScenarioClient, router: Router) -> None:
+    """Ids, names, seeds and nested input echoes go to the store, the screen, --json and file names too."""
+    echo = f"{KEY}-{SECRET}-{TOKEN}"
+    model = {"id": f"model_{echo}", "name": f"name {echo}", "type": "sd-xl", "capabilities": ["inpaint_ip_adapter"]}
+    router.get(f"{BASE}/models").respond(200, json={"models": [model]})
+    router.get(f"{BASE}/assets/a").respond(200, json={"asset": {"id": "a", "url": "https://cdn.example/a.png",
+                                                                "metadata": {"seed": echo, "nested": [echo]}}})
+    router.get(f"{BASE}/jobs/j").respond(200, json={"job": {**JOB, "jobId": f"job_{echo}",
+                                                            "metadata": {"input": {"prompt": echo}}}})
+    seen = repr(await client.list_models()) + repr(await client.get_asset("a")) + repr(await client.get_job("j"))
+    assert KEY not in seen and SECRET not in seen and TOKEN not in seen
+    assert "model_***-***-***" in seen and "'seed': '***-***-***'" in seen

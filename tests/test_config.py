@@ -162,3 +162,46 @@ def test_deeply_nested_toml_names_the_file(tmp_path: Path) -> None:
     deep = write(tmp_path / "deep.toml", "defaults = " + "[" * 100_000 + "]" * 100_000 + "\n")
     with pytest.raises(ConfigError, match="deep.toml: nested too deeply"):
         load_settings(deep)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("confirm_above = 5\npoll_interval = inf\n", r"c.toml: poll_interval: .*finite.* \(line 2\)"),
+    ("\n\n[defaults]\nstrength = 3\n", r"c.toml: defaults: Strength: .* \(line 3\)"),
+    ("poll_interval = 5\n\npoll_max_interval = 1\n", r"c.toml: poll_max_interval must not be below .* \(line 3\)"),
+    ("sandbox = true\n'colour' = 1\n", r"c.toml: colour: Extra inputs .* \(line 2\)"),
+])
+def test_a_bad_value_in_the_file_names_its_line(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path / "c.toml", text))
+
+
+def test_a_bad_value_from_the_environment_or_a_flag_names_where_it_came_from(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCENARIO_TUI_POLL_INTERVAL", "nan")
+    with pytest.raises(ConfigError, match=r"^environment SCENARIO_TUI_POLL_INTERVAL: poll_interval: .*finite"):
+        load_settings()
+    monkeypatch.delenv("SCENARIO_TUI_POLL_INTERVAL")
+    monkeypatch.setenv("SCENARIO_BASE_URL", "http://example.com/v1")
+    with pytest.raises(ConfigError, match=r"^environment SCENARIO_BASE_URL: base_url: "):
+        load_settings()
+    with pytest.raises(ConfigError, match=r"^command line: base_url: "):
+        load_settings(base_url="http://example.com/v1")
+
+
+def test_a_table_setting_in_the_environment_that_is_not_json_names_the_variable(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCENARIO_TUI_DEFAULTS", "strength=0.5")
+    with pytest.raises(ConfigError, match=r"^environment SCENARIO_TUI_DEFAULTS: not valid JSON"):
+        load_settings()
+
+
+def test_an_output_folder_with_a_nul_character_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"c.toml: output_dir: .*NUL.* \(line 1\)"):
+        load_settings(write(tmp_path / "c.toml", 'output_dir = "o\\u0000ut"\n'))
+
+
+@pytest.mark.parametrize(("key", "value"), [("poll_interval", "601"), ("poll_max_interval", "3601"),
+                                            ("follow_timeout", "3e6"), ("sandbox_job_seconds", "1e5")])
+def test_waits_have_an_upper_bound(tmp_path: Path, key: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=rf"{key}: Input should be less than or equal to .* \(line 1\)"):
+        load_settings(write(tmp_path / "c.toml", f"{key} = {value}\n"))

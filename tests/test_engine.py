@@ -4,6 +4,7 @@ follow, download exactly once, provenance."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -346,7 +347,15 @@ def test_hostile_ids_and_seeds_never_leave_the_output_folder() -> None:
 
     name = result_name("../../etc/job\x1b]0;x", 0, "../../../seed", "image/png")
     assert "/" not in name and ".." not in name and "\x1b" not in name
-    assert name.endswith("_01_seed-seed.png")
+    assert re.fullmatch(r"etc-job-0-x-[0-9a-f]{8}_01_seed-seed-[0-9a-f]{8}\.png", name)
+    assert result_name("job_1", 0, "7", "image/png") == "job_1_01_seed-7.png"  # ordinary ids stay as they are
+
+
+def test_ids_reduced_alike_never_name_the_same_file() -> None:
+    from scenario_tui.core.engine import result_name
+
+    names = {result_name(job_id, 0, "7", None) for job_id in ("a/b", "a-b", "a b", "a\x1bb", "../a-b", "a-b/")}
+    assert len(names) == 6 and "a-b_01_seed-7.png" in names
 
 
 class Tampered(Recorder):
@@ -379,6 +388,62 @@ async def test_a_download_that_is_not_the_image_is_not_saved(tmp_path: Path, bod
     stored = rig.engine.store.get(run.id)
     assert stored is not None and stored.missing_results and stored.files == []
     assert list(rig.settings.output_dir.iterdir()) == []  # nothing saved, no partial file left
+
+
+class Flaky(Recorder):
+    """The sandbox, with the first CDN downloads refused (403: the signed URL expired) and the first asset
+    answers malformed."""
+
+    def __init__(self, sandbox: Sandbox, *, expired: int = 0, malformed: int = 0) -> None:
+        super().__init__(sandbox)
+        self.expired, self.malformed = expired, malformed
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if "/sandbox-cdn/" in request.url.path and self.expired:
+            self.expired -= 1
+            self.seen.append((request.method, request.url.path, {}, b""))
+            return httpx.Response(403, text="<Error><Code>AccessDenied</Code>Request has expired</Error>")
+        if request.method == "GET" and "/assets/" in request.url.path and self.malformed:
+            self.malformed -= 1
+            self.seen.append((request.method, request.url.path, {}, b""))
+            return httpx.Response(200, json={"asset": {"url": "https://x.invalid/a.png"}})  # no id
+        return await super().handle_async_request(request)
+
+
+async def _no_sleep(_: float) -> None:
+    pass
+
+
+@pytest.mark.parametrize("knobs", [{"expired": 3}, {"malformed": 2}, {"expired": 1, "malformed": 1}])
+async def test_an_expired_url_or_a_malformed_asset_answer_resolves_the_asset_again(
+        tmp_path: Path, knobs: dict[str, int]) -> None:
+    rig = Rig(tmp_path)
+    rig.transport = Flaky(rig.sandbox, **knobs)
+    base = rig.new_engine()
+    engine = Engine(base.client, base.store, base.config, sleep=_no_sleep)
+    run = await engine.submit(engine.build(rig.draft(numSamples=1), await _model(engine)), None)
+    rig.finish_jobs()
+    done = await engine.follow(run.id)
+    assert done.state is RunState.SUCCESS and not done.missing_results and len(done.files) == 1
+    assert rig.transport.count("GET", "/assets/") == 1 + sum(knobs.values())  # each failure: resolved again
+
+
+async def test_an_url_that_stays_expired_gives_up_after_bounded_attempts_and_keeps_the_run(tmp_path: Path) -> None:
+    from scenario_tui.core.engine import DOWNLOAD_ATTEMPTS
+
+    rig = Rig(tmp_path)
+    rig.transport = Flaky(rig.sandbox, expired=10**6)
+    base = rig.new_engine()
+    engine = Engine(base.client, base.store, base.config, sleep=_no_sleep)
+    run = await engine.submit(engine.build(rig.draft(numSamples=1), await _model(engine)), None)
+    rig.finish_jobs()
+    with pytest.raises(ApiError, match="HTTP 403"):
+        await engine.follow(run.id)
+    assert rig.transport.count("GET", "/sandbox-cdn/") == DOWNLOAD_ATTEMPTS
+    stored = engine.store.get(run.id)
+    assert stored is not None and stored.unfinished and stored.job_id
+    assert stored.note and stored.note.endswith(f"scenario-tui resume {stored.job_id}")
+    assert [p.name for p in rig.settings.output_dir.iterdir()] == []  # no partial file
 
 
 # --------------------------------------------------------------------------- bounds

@@ -16,7 +16,7 @@ import random
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -27,6 +27,7 @@ from urllib.parse import quote
 import httpx
 
 from scenario_tui import __version__
+from scenario_tui.core.boundary import safe_url
 
 DEFAULT_BASE_URL = "https://api.cloud.scenario.com/v1"
 CAPABILITY = "inpaint_ip_adapter"
@@ -41,7 +42,7 @@ _CHUNK = 64 * 1024
 MAX_ANSWER = 5 * 2**20  # largest JSON answer decoded (as received, after any gzip)
 _MAX_ERROR_BODY = 64 * 1024  # what is read of an error body: its message is cut to _MAX_MESSAGE anyway
 _MIN_SECRET = 4  # shorter values (test placeholders) would blank out ordinary letters
-_CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
+_CONTROL_OR_SPACE = re.compile(r"[\s\x00-\x1f\x7f-\x9f]+")
 _STATUS_SEPARATORS = re.compile(r"[\s_-]+")
 
 T = TypeVar("T")
@@ -120,6 +121,10 @@ class NetworkError(ApiError):
 
 class ProtocolError(ApiError):
     """The server answered, but not with what the contract promises."""
+
+
+class TooLargeError(ProtocolError):
+    """An answer or a download over its size limit (asking again gets the same)."""
 
 
 _ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
@@ -471,14 +476,11 @@ class ScenarioClient:
 
     async def generate(self, params: RequestParams) -> Submission:
         """Submit the generation. Never retried: a failed POST may still have created a paid job."""
-        submission = await self._api(
-            "POST", _GENERATE, _submission_answer, params=params.query(), body=params.body()
-        )
-        return replace(submission, job=self._scrub_job(submission.job))
+        return await self._api("POST", _GENERATE, _submission_answer, params=params.query(), body=params.body())
 
     async def get_job(self, job_id: str) -> Job:
         """Current state of a job."""
-        return self._scrub_job(await self._api("GET", f"/jobs/{_segment(job_id)}", _job_answer))
+        return await self._api("GET", f"/jobs/{_segment(job_id)}", _job_answer)
 
     async def cancel_job(self, job_id: str) -> CancelOutcome:
         """Ask to cancel a job; a 400 "Cannot cancel …" is an outcome, not an error."""
@@ -489,7 +491,7 @@ class ScenarioClient:
             if exc.status == 400 and "cannot cancel" in exc.message.lower():
                 return CancelOutcome(accepted=False, message=exc.message, job=None)
             raise
-        return replace(outcome, job=self._scrub_job(outcome.job)) if outcome.job else outcome
+        return outcome
 
     async def upload_asset(self, data_url: str, name: str, *, hide: bool = False) -> Asset:
         """Upload an image given as a data URL (``hide``: kept out of the asset library)."""
@@ -527,7 +529,7 @@ class ScenarioClient:
         seen: set[str] = set()
         for _ in range(max_pages):
             page, token = await self._api("GET", "/jobs", _jobs_page, params=query)
-            jobs.extend(map(self._scrub_job, page))
+            jobs.extend(page)
             if not token or token in seen:
                 break
             seen.add(token)
@@ -549,6 +551,8 @@ class ScenarioClient:
         compressed answer counts at its full size) over ``max_bytes`` is refused.
         """
         dest = Path(dest)
+        if not safe_url(url):  # a server-given URL: no other scheme, no plain http across the network
+            raise self._error(ProtocolError, f"{_UNEXPECTED}: the download URL is not https: {url[:80]}")
 
         async def attempt() -> Path:
             temp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.part")
@@ -562,7 +566,7 @@ class ScenarioClient:
                         async for chunk in response.aiter_bytes(_CHUNK):
                             received += len(chunk)
                             if max_bytes is not None and received > max_bytes:
-                                raise self._error(ProtocolError, f"the download is larger than the "
+                                raise self._error(TooLargeError, f"the download is larger than the "
                                                                  f"{max_bytes // 2**20} MiB limit")
                             out.write(chunk)
                 os.replace(temp, dest)
@@ -594,7 +598,7 @@ class ScenarioClient:
                     raise self._status_error(response, await _read_upto(response, _MAX_ERROR_BODY))
                 content = await _read_upto(response, MAX_ANSWER + 1)
             if len(content) > MAX_ANSWER:
-                raise self._error(ProtocolError, f"{_UNEXPECTED}: the answer is larger than the "
+                raise self._error(TooLargeError, f"{_UNEXPECTED}: the answer is larger than the "
                                                  f"{MAX_ANSWER // 2**20} MiB limit", response.status_code)
             return self._parse(response.status_code, content, build)
 
@@ -637,8 +641,8 @@ class ScenarioClient:
     def _parse(self, status: int, content: bytes, build: Callable[[Any], T]) -> T:
         """Apply ``build`` to a 2xx JSON body; anything unexpected is a ProtocolError."""
         try:
-            data = json.loads(content)
-        except (ValueError, RecursionError):
+            data = self._scrub_tree(json.loads(content))
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python can walk
             problem = f"not JSON: {content[:_MAX_MESSAGE * 4].decode('utf-8', 'replace')}"
         else:
             try:
@@ -663,11 +667,16 @@ class ScenarioClient:
             text = text.replace(secret, "***")
         return text
 
-    def _scrub_job(self, job: Job) -> Job:
-        """The job with credentials removed from the server's own text (status, error, hint), which is
-        stored, shown and printed as ``--json``."""
-        return replace(job, raw_status=self._scrub(job.raw_status),
-                       error=job.error and self._scrub(job.error), hint=job.hint and self._scrub(job.hint))
+    def _scrub_tree(self, data: Any) -> Any:
+        """A decoded answer with the credentials removed from every string in it (ids, names, statuses,
+        errors, seeds: all of it may be stored, shown, printed as ``--json`` or used in a file name)."""
+        if isinstance(data, str):
+            return self._scrub(data)
+        if isinstance(data, list):
+            return [self._scrub_tree(item) for item in data]
+        if isinstance(data, dict):
+            return {self._scrub(key): self._scrub_tree(value) for key, value in data.items()}
+        return data
 
     def _error(
         self,

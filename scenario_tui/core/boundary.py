@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 # C0 and C1 controls (ESC starts every terminal escape), DEL, and the bidi overrides that reorder text.
@@ -15,9 +18,14 @@ def safe_name(text: str, *, fallback: str = "unnamed", limit: int = MAX_NAME) ->
     """``text`` reduced to letters, digits, ``_``, ``.`` and ``-`` (runs of others become ``-``), capped.
 
     Never empty, never ``.``/``..`` or hidden: usable as one file-name part whatever the server sent.
+    A text that had to be changed gets a short hash of itself, so two ids reduced alike (``a/b``,
+    ``a-b``) never name the same file.
     """
     name = _UNSAFE_NAME.sub("-", text).strip(".-")[:limit].rstrip(".-")
-    return name or fallback
+    if name == text:
+        return name
+    tag = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{name[:limit - len(tag) - 1].rstrip('.-') or fallback}-{tag}"
 
 
 def inside(folder: Path, name: str) -> Path:
@@ -31,3 +39,23 @@ def inside(folder: Path, name: str) -> Path:
 def printable(text: str) -> str:
     """``text`` without control characters (newlines and tabs become spaces), for a terminal line."""
     return _CONTROL.sub(lambda m: " " if m.group() in "\t\n\r" else "", text)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (as parsed from a URL) names this machine: localhost, 127.0.0.0/8 or ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def safe_url(url: str) -> bool:
+    """Whether a URL may be fetched: https, or plain http to this machine (a local sandbox)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    return bool(host) and (parts.scheme == "https" or (parts.scheme == "http" and is_loopback(host or "")))

@@ -25,6 +25,7 @@ from scenario_tui.core import imaging, masks, provenance
 from scenario_tui.core import params as P
 from scenario_tui.core.api import (
     ApiError,
+    Asset,
     CancelOutcome,
     GoneError,
     Job,
@@ -37,6 +38,7 @@ from scenario_tui.core.api import (
     RejectedError,
     ScenarioClient,
     ServerError,
+    TooLargeError,
 )
 from scenario_tui.core.boundary import inside, safe_name
 from scenario_tui.core.store import ResultRecord, Run, RunState, Store
@@ -47,6 +49,7 @@ CLOCK_SKEW = 60.0  # seconds before the intent from which a lost job is looked f
 DOWNLOADS_AT_ONCE = 4
 FOLLOW_TIMEOUT = 24 * 3600.0  # seconds a run is followed before it is left for a later resume
 STILL_RUNNING = "still running, checked again later"  # the note on a run left past its follow deadline
+DOWNLOAD_ATTEMPTS = 4  # a result's asset is resolved again (fresh signed URL) at most this often
 POST_IN_FLIGHT = 600.0  # seconds after which an intent whose process still lives (or whose pid was reused) is stale
 _EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 _MATCHED = ("modelId", "prompt", "seed", "numSamples", "width", "height")
@@ -422,6 +425,14 @@ class Engine:
         run = self._get(run_id)
         if run.job_id is None:
             return run
+        try:
+            return await self._follow(run)
+        except (ApiError, OSError) as exc:  # the job lives on: the run stays unfinished, noted how to take it up
+            self._changed(self.store.set_note(run.id, f"stopped following: {exc}; {resume_command(run)}"))
+            raise
+
+    async def _follow(self, run: Run) -> Run:
+        assert run.job_id is not None
         schedule = self.config.schedule
         interval, errors = schedule.first / schedule.factor, 0  # the first wait is ``first``
         deadline, polls = self._clock() + self.config.follow_timeout, 0
@@ -475,10 +486,27 @@ class Engine:
         return self._changed(run)
 
     async def _save(self, run: Run, result: ResultRecord) -> None:
+        """Resolve the result's asset and download it. A transient failure, or any refusal of the download
+        (403: the signed URL expired; another 4xx, a broken or mislabelled body), resolves the asset again,
+        at most ``DOWNLOAD_ATTEMPTS`` times in all; an over-size body is not asked for again."""
         assert run.job_id is not None
-        asset = await self.client.get_asset(result.asset_id)
-        if not asset.url:
-            raise ApiError(f"result {result.index + 1} ({result.asset_id}) has no download URL yet")
+        for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+            downloading = False
+            try:
+                asset = await self.client.get_asset(result.asset_id)
+                if not asset.url:
+                    raise ProtocolError(f"result {result.index + 1} ({result.asset_id}) has no download URL yet")
+                downloading = True
+                return await self._save_asset(run, result, asset)
+            except ApiError as exc:
+                again = downloading or isinstance(exc, TRANSIENT)
+                if not again or isinstance(exc, TooLargeError) or attempt == DOWNLOAD_ATTEMPTS:
+                    raise
+                self._emit(Notice(f"result {result.index + 1}: {exc}; resolving it again", run))
+                await self._sleep(self.config.schedule.after_error(attempt * self.config.schedule.first))
+
+    async def _save_asset(self, run: Run, result: ResultRecord, asset: Asset) -> None:
+        assert run.job_id is not None and asset.url
         own_seed = asset.metadata.get("seed")  # the API records each sample's own seed
         seed = str(own_seed) if isinstance(own_seed, str | int) and str(own_seed) else run.seed
         out = self._out(run)
@@ -547,8 +575,7 @@ class Engine:
             if run.missing_results:
                 return await self.download(run.id)
         except (ApiError, OSError) as exc:
-            run = self._changed(self.store.set_note(run.id, f"stopped following: {exc}; "
-                                                            f"scenario-tui resume {run.job_id or run.id}"))
+            run = self._changed(self.store.set_note(run.id, f"stopped following: {exc}; {resume_command(run)}"))
             self._emit(Notice(f"run {run.job_id or run.id}: {exc}", run, "warning"))
         return self._get(run.id)
 
@@ -584,6 +611,11 @@ class Engine:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def resume_command(run: Run) -> str:
+    """How a run is taken up again from a shell."""
+    return f"scenario-tui resume {run.job_id or run.id}"
 
 
 def result_name(job_id: str, index: int, seed: str | None, mime: str | None) -> str:

@@ -77,6 +77,12 @@ def is_asset_id(value: str) -> bool:
     return bool(_ASSET_ID.match(value))
 
 
+def looks_like_asset_id(value: str) -> bool:
+    """Whether a typed value that names no file is taken as an asset id (``asset_...``): anything else is
+    a mistyped file name, said as such, never sent as an id."""
+    return value.startswith("asset_") and is_asset_id(value)
+
+
 def _check_image_ref(value: str, *, allow_asset: bool) -> str:
     """An image given as a data URL (or, where allowed, an asset id)."""
     value = value.strip()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -24,6 +26,10 @@ from scenario_tui.ui.images import protocol_name
 from scenario_tui.ui.state import UiState
 
 
+HANG_UP = (signal.SIGTERM, signal.SIGHUP)
+INTERRUPTED = 130  # the exit code after a signal, as in the CLI
+
+
 class ScenarioApp(App[int]):
     """Inpaint + IP-Adapter: inputs and parameters on the left, preview and jobs on the right."""
 
@@ -43,6 +49,7 @@ class ScenarioApp(App[int]):
         *,
         ui_state: UiState | None = None,
         clock: Callable[[], float] = time.time,
+        signals: bool = False,
     ) -> None:
         super().__init__()
         self.settings = settings
@@ -52,6 +59,7 @@ class ScenarioApp(App[int]):
         self.ui_state = ui_state if ui_state is not None else UiState.load()
         self.clock = clock  # wall-clock seconds, like the store's times
         self.sandbox = settings.use_sandbox
+        self.signals = signals  # SIGTERM and SIGHUP end the app (the launcher's app; tests that send them)
 
     @property
     def client(self) -> ScenarioClient:
@@ -66,6 +74,15 @@ class ScenarioApp(App[int]):
     def on_mount(self) -> None:
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
+        if self.signals:
+            for signum in HANG_UP:
+                asyncio.get_running_loop().add_signal_handler(signum, self.hang_up)
+
+    def hang_up(self) -> None:
+        """SIGTERM, or SIGHUP (the SSH session or terminal closed): leave at once, without asking, as Ctrl-C
+        does in the CLI. The form is saved; running jobs stay in the store and are followed again at the
+        next start (or with scenario-tui resume)."""
+        self.exit(INTERRUPTED, return_code=INTERRUPTED)
 
     def get_default_screen(self) -> Screen[Any]:
         from scenario_tui.ui.screens.main import MainScreen
@@ -113,6 +130,9 @@ class ScenarioApp(App[int]):
         self.push_screen(ConfirmScreen(question, yes="Quit", no="Stay"), answer)
 
     async def on_unmount(self) -> None:
+        if self.signals:
+            for signum in HANG_UP:
+                asyncio.get_running_loop().remove_signal_handler(signum)
         await self.client.aclose()
         self.engine.store.close()
 
@@ -142,5 +162,5 @@ def run(settings: Settings) -> int:
     from scenario_tui.ui.images import choose
 
     image_cls = choose(settings.image_protocol)  # before Textual owns stdin: textual-image asks the terminal now
-    app = make_app(settings, image_cls=image_cls)
+    app = make_app(settings, image_cls=image_cls, signals=True)
     return app.run() or 0

@@ -34,7 +34,7 @@ from scenario_tui.core.imaging import (
     resize_mask,
     thumbnail,
 )
-from scenario_tui.core.params import is_asset_id
+from scenario_tui.core.params import looks_like_asset_id
 from scenario_tui.ui.images import thumbnail_class
 from scenario_tui.ui.state import UiState
 from scenario_tui.ui.widgets.buttons import ShortcutButton
@@ -157,7 +157,7 @@ def _resolve(role: Role, text: str, image_size: tuple[int, int] | None, thumbs: 
     if not text:
         return _Outcome()
     path = _expand(text)
-    if is_asset_id(text) and not path.exists():
+    if looks_like_asset_id(text) and not path.exists():
         if role == "mask":
             return _Outcome(problem=f"{text}: {_MASK_ASSET}")
         return _Outcome(asset_id=text, info=_ASSET_INFO)
