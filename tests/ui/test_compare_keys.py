@@ -31,16 +31,16 @@ async def test_flip_side_by_side_and_difference(harness: Callable[..., Harness],
         assert preview.items[0].before == (in_tmp / "big.png").resolve()
         await pilot.press("f4", "b")
         await settle(app, pilot)
-        assert shown(preview, "title").endswith("BEFORE (the input)") and shown(preview, "caption").endswith("big.png")
+        assert shown(preview, "title").startswith("BEFORE (the input) · 1/1 · ") and shown(preview, "caption").endswith("big.png")
         await pilot.press("b")  # again: back to the result
         await settle(app, pilot)
         assert "BEFORE" not in shown(preview, "title") and shown(preview, "caption").endswith(result.name)
         await pilot.press("v")
         await settle(app, pilot)
-        assert shown(preview, "title").endswith("before | after")
+        assert shown(preview, "title").startswith("before | after · ")
         await pilot.press("d")
         await settle(app, pilot)
-        assert shown(preview, "title").endswith("difference")
+        assert shown(preview, "title").startswith("difference · ")
         assert shown(preview, "caption") == "1200 px changed (0.15 %); none outside the mask"  # the 40×30 box
         Image.new("L", (1024, 768), 0).save(in_tmp / "small-mask.png")  # the mask the run recorded, now empty
         await pilot.press("d", "d")  # off and on again: computed anew

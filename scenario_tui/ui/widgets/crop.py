@@ -6,19 +6,19 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Static, Switch
 
-NOTE = "sends only the mask's box + padding of the input, pastes the result back (outside the mask stays " \
-       "exact); references are not cropped"
+NOTE = "sends only the mask's box + padding, pastes the result back; references are not cropped"
 
 
 class ContextCrop(Vertical):
     """Off by default (``context_crop`` in the config); the padding is ``crop_padding``."""
 
     DEFAULT_CSS = """
-    ContextCrop { height: auto; padding-left: 18; }
+    ContextCrop { layout: grid; grid-size: 2; grid-columns: 18 1fr; grid-rows: auto; height: auto; }
     ContextCrop > Horizontal { height: 1; }
-    ContextCrop #crop-padding { width: 8; }
-    ContextCrop .crop-note { color: $text-muted; height: auto; }
-    ContextCrop Label { padding: 0 1; }
+    ContextCrop #crop-padding { width: 7; }
+    ContextCrop .crop-label { color: $text-muted; }
+    ContextCrop .crop-note { color: $text-muted; height: auto; column-span: 2; padding-left: 2; }
+    ContextCrop Horizontal > Label { padding: 0 1; }
     """
 
     def __init__(self, on: bool, padding: int, *, id: str | None = None) -> None:
@@ -26,11 +26,13 @@ class ContextCrop(Vertical):
         self._on, self._default = on, padding
 
     def compose(self) -> ComposeResult:
+        yield Label("Context crop", classes="crop-label")
         with Horizontal():
             yield Switch(value=self._on, id="context-crop")
-            yield Label("Context crop · padding px")
+            yield Label("padding")
             yield Input(str(self._default), id="crop-padding", type="integer", compact=True, max_length=4,
                         validate_on=())
+            yield Label("px")
         yield Static(NOTE, classes="crop-note", markup=False)
 
     @property

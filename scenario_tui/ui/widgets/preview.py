@@ -42,8 +42,8 @@ class PreviewItem:
 
 
 Compare = Literal["after", "before", "side", "diff"]
-_COMPARE_TITLES: dict[Compare, str] = {"after": "", "before": " · BEFORE (the input)",
-                                       "side": " · before | after", "diff": " · difference"}
+_COMPARE_TITLES: dict[Compare, str] = {"after": "", "before": "BEFORE (the input) · ",
+                                       "side": "before | after · ", "diff": "difference · "}
 
 
 def result_items(title: str, results: Sequence[Path], inputs: Sequence[dict[str, Any]]) -> list[PreviewItem]:
@@ -56,7 +56,7 @@ def _compare_view(item: PreviewItem, mode: Compare, title: str, max_px: tuple[in
     """Before, before | after, or the difference (changed pixels, flagged outside the mask); text only when
     ``max_px`` is None (no terminal graphics)."""
     assert item.before is not None
-    title += _COMPARE_TITLES[mode]
+    title = _COMPARE_TITLES[mode] + title  # first: a narrow pane cuts the end
     try:
         after = _decode(item)
         before = load_image(item.before).image
