@@ -221,15 +221,17 @@ class MaskEditor(Screen[Path | None]):
         self._status()
 
     def _status(self) -> None:
+        """Two lines: the mask's figures and the grid; then what the last edit did (errors first, so a
+        narrow terminal still shows them) and the shaping keys with their step."""
         box = "none" if self.bbox is None else "{},{} {}×{}".format(*self.bbox)
         column, row = self.grid.place
-        first = Text(f" {self.coverage:.1f} % to repaint · box {box} · grid {self.grid.columns}×{self.grid.rows}, "
-                     f"cell {self.grid.cursor} (column {column}, row {row}) · undo {self.at}, redo "
-                     f"{len(self.history) - 1 - self.at}", no_wrap=True, overflow="ellipsis")
-        second = Text(f" g grow / s shrink / f feather by {self.step} px ([ ] halve/double) · "
-                      f"i invert · h fill holes · : type · ", no_wrap=True, overflow="ellipsis")
-        second.append(self.said, style="bold red" if self.said.startswith("✗") else "bold")
-        self.query_one("#mask-status", TextBar).text = Text("\n").join([first, second])
+        text = Text(f" {self.coverage:.1f} % to repaint · box {box} · grid {self.grid.columns}×{self.grid.rows} "
+                    f"cell {self.grid.cursor} (col {column}, row {row}) · undo {self.at} / redo "
+                    f"{len(self.history) - 1 - self.at}\n ", no_wrap=True, overflow="ellipsis")
+        text.append(self.said, style="bold red" if self.said.startswith("✗") else "bold")
+        text.append(f" · g/s/f grow/shrink/feather by {self.step} px ([ ] ÷2 ×2) · i invert · h fill holes · "
+                    ": type a shape")
+        self.query_one("#mask-status", TextBar).text = text
 
     # --- actions ---------------------------------------------------------------------------------------
     def action_move(self, dx: int, dy: int) -> None:
