@@ -85,7 +85,7 @@ class MaskEditor(Screen[Path | None]):
     DEFAULT_CSS = """
     MaskEditor { layout: vertical; }
     MaskEditor #mask-title { height: 1; text-style: bold; }
-    MaskEditor #mask-status { height: 2; }
+    MaskEditor #mask-status { height: 2; text-wrap: nowrap; text-overflow: ellipsis; }
     MaskEditor #mask-command { height: 1; }
     MaskEditor #mask-command.-typing { background: $boost; text-style: bold; }
     """
