@@ -17,7 +17,7 @@ from textual.widgets import Input
 from scenario_tui.core import imaging
 from scenario_tui.ui.screens.mask_editor import MaskEditor
 from scenario_tui.ui.state import UiState
-from scenario_tui.ui.widgets.mask_canvas import MaskCanvas
+from scenario_tui.ui.widgets.mask_canvas import LEFT, TOP, MaskCanvas
 from tests.ui.conftest import Harness, blockers, settle, until
 from tests.ui.test_main_screen import SDXL, finished, main, panel, quoted
 
@@ -172,3 +172,56 @@ async def test_an_edit_keyed_right_after_a_command_comes_after_it(
         await typed_fast(pilot, ":rect 8,8,8,8\rg")
         await settle(app, pilot)
         assert ed.at == 2 and ed.mask.getbbox() == (0, 0, 24, 24)  # grown: the rectangle came first
+
+
+async def test_a_mouse_drag_draws_a_rectangle_and_a_click_picks_a_cell(
+        harness: Callable[..., Harness], inputs: dict[str, str]) -> None:
+    h = harness(ui_state=UiState(values={"modelId": SDXL}, image=inputs["image"]))
+    app = h.app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        main(app).action_edit_mask()
+        await settle(app, pilot)
+        ed = editor(h)
+        assert ed.canvas.composite is not None
+        pw, ph = ed.canvas.composite.size  # 64×48 shown at pw×ph pixels: two per cell, vertically
+        await pilot.mouse_down(MaskCanvas, offset=(LEFT + 2, TOP + 1))
+        await pilot.hover(MaskCanvas, offset=(LEFT + 9, TOP + 4))
+        await pilot.mouse_up(MaskCanvas, offset=(LEFT + 9, TOP + 4))
+        await settle(app, pilot)
+        x0, y0, x1, y1 = 2 / pw, 2 / ph, 10 / pw, 10 / ph  # cells 2..9 across, lines 1..4 down (pixels 2..9)
+        assert ed.mask.getbbox() == (int(x0 * 64), int(y0 * 48), round(x1 * 64), round(y1 * 48))
+        assert ed.said == "rectangle (mouse)"
+        await pilot.click(MaskCanvas, offset=(LEFT + pw - 1, TOP + ph // 2 - 1))  # the last cell
+        assert ed.grid.cursor == 63 and ed.at == 1
+
+
+async def test_a_file_can_be_the_start_even_of_another_size(
+        harness: Callable[..., Harness], inputs: dict[str, str], in_tmp: Path) -> None:
+    Image.new("L", (32, 24), 255).save(in_tmp / "half.png")
+    h = harness(ui_state=UiState(values={"modelId": SDXL}, image=inputs["image"]))
+    app = h.app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        main(app).action_edit_mask()
+        await settle(app, pilot)
+        ed = editor(h)
+        await pilot.press("ctrl+s")  # nothing to repaint yet: not saved
+        await settle(app, pilot)
+        assert app.screen is ed and not (h.out / "masks").exists()
+        ed._picked(in_tmp / "m.png")
+        await settle(app, pilot)
+        assert ed.said == "opened m.png" and white(ed.mask) == 33 * 25
+        ed._picked(in_tmp / "half.png")
+        await settle(app, pilot)
+        assert ed.mask.size == (64, 48) and white(ed.mask) == 64 * 48 and ed.at == 2
+
+
+def test_undo_history_is_bounded() -> None:
+    ed = MaskEditor(Image.new("RGB", (64, 48)))
+    for n in range(40):
+        ed._push(Image.new("L", (64, 48), n))
+    assert len(ed.history) == ed.limit == 30 and ed.at == 29 and ed.mask.getpixel((0, 0)) == 39
+    assert ed.saved_at is None
+    big = MaskEditor(Image.new("RGB", (8192, 8192)))  # 64 MB a mask: as many as fit in HISTORY_BYTES, at least 5
+    assert big.limit == 5
