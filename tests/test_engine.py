@@ -16,7 +16,16 @@ from scenario_tui.backend import make_engine
 from scenario_tui.config import load_settings
 from scenario_tui.core import imaging, provenance
 from scenario_tui.core.api import ApiError
-from scenario_tui.core.engine import Draft, Engine, Event, FileSaved, NeedsDecision, Notice, RequestProblem
+from scenario_tui.core.engine import (
+    Draft,
+    Engine,
+    Event,
+    FileSaved,
+    NeedsDecision,
+    Notice,
+    RequestProblem,
+    size_from_input,
+)
 from scenario_tui.core.store import RunState, Store
 from scenario_tui.sandbox import Sandbox, SandboxConfig, SandboxTransport
 from tests.conftest import make_image, make_mask
@@ -110,6 +119,9 @@ async def test_size_follows_the_input_and_a_random_seed_is_chosen_and_said(rig: 
     assert request.settled == ("size: 128×96 (from the input image)", f"seed: {seed} (random)")
     explicit = rig.engine.build(rig.draft(width=512, height=512), model)
     assert (explicit.params.width, explicit.params.height) == (512, 512) and explicit.settled == ()
+    # the rule the form shows in its empty Width/Height fields is this very one
+    assert size_from_input((128, 96), model) == (128, 96)
+    assert size_from_input((6000, 3000), model) == (1024, 512)  # SD 1.5: at most 1024
 
 
 async def test_a_request_the_model_refuses_names_the_field(rig: Rig) -> None:

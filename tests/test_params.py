@@ -291,3 +291,35 @@ def test_cross_field_rules_tolerate_raw_text_beside_a_bad_field() -> None:
     assert problems["width"].startswith("must be a multiple of 8")
     assert problems["height"].startswith("must be between 512 and 2048 for the SDXL model")
     assert problems["guidance"] == "must be a number"
+
+
+# --- runs after runs -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("seed", "samples", "expected"), [
+    ("42", 2, "44"),  # samples 42 and 43 are taken: 4 runs of 2 make 8 different images
+    ("7", 4, "11"),
+    ("0", 1, "1"),
+    (str(P.MAX_SEED), 2, "1"),  # wraps past the largest seed instead of making an invalid one
+])
+def test_next_seed_moves_past_every_sample_of_the_run(seed: str, samples: int, expected: str) -> None:
+    assert P.next_seed(seed, samples) == expected
+
+
+def test_increment_over_runs_never_repeats_a_sample_seed() -> None:
+    seed, used = "42", []
+    for _ in range(4):
+        used += [int(seed) + i for i in range(2)]
+        seed = P.next_seed(seed, 2)
+    assert len(set(used)) == 8
+
+
+@pytest.mark.parametrize(("name", "typed", "message"), [
+    ("numSamples", "2.5", "must be a whole number"),
+    ("numSamples", "abc", "must be a whole number"),
+    ("strength", "0.5x", "must be a number"),
+    ("width", "1e3", "must be a whole number"),
+])
+def test_text_that_is_not_a_number_is_a_problem_not_a_guess(name: str, typed: str, message: str) -> None:
+    checked = P.check({**BASE, name: typed})
+    assert checked.params is None and P.Problem(name, message) in checked.problems

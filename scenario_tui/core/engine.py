@@ -261,8 +261,7 @@ class Engine:
             else:
                 settled.append("context crop: the mask's box is the whole image, sent whole")
         if draft.image is not None and "width" not in values and "height" not in values:
-            lo, hi = P.rules_for(model.type if model else None).size
-            values["width"], values["height"] = imaging.suggest_size(*draft.image.size, lo, hi)
+            values["width"], values["height"] = size_from_input(draft.image.size, model)
             source = "the context crop" if crop else "the input image"
             settled.append(f"size: {values['width']}×{values['height']} (from {source})")
         if "seed" not in values:
@@ -616,6 +615,12 @@ class Engine:
 def resume_command(run: Run) -> str:
     """How a run is taken up again from a shell."""
     return f"scenario-tui resume {run.job_id or run.id}"
+
+
+def size_from_input(image_size: tuple[int, int], model: P.ModelLike | None) -> tuple[int, int]:
+    """The width and height sent when the user sets neither: the input's aspect, within the model's limits."""
+    lo, hi = P.rules_for(model.type if model else None).size
+    return imaging.suggest_size(*image_size, lo, hi)
 
 
 def result_name(job_id: str, index: int, seed: str | None, mime: str | None) -> str:

@@ -69,6 +69,15 @@ _DATA_URL = re.compile(r"^data:image/[a-z0-9.+-]+;base64,[A-Za-z0-9+/=\s]+$", re
 _ASSET_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 
+def next_seed(seed: str, samples: int) -> str:
+    """The seed of the run after one that started at ``seed`` with ``samples`` images.
+
+    Sample ``i`` of a job uses ``seed + i``, so the next run starts after all of them (wrapping
+    past ``MAX_SEED``): no image is paid for twice.
+    """
+    return str((int(seed) + max(1, samples)) % (MAX_SEED + 1))
+
+
 def is_data_url(value: str) -> bool:
     return value[:5].lower() == "data:"
 
@@ -232,11 +241,13 @@ class InpaintParams(BaseModel):
     # --- Size ---------------------------------------------------------------------------------
     width: Annotated[
         int | None,
-        *_p(Group.SIZE, "Width", "Width of the results in pixels, a multiple of 8.", ge=64, le=2048, shown_default=512),
+        *_p(Group.SIZE, "Width", "Width of the results in pixels, a multiple of 8. With neither size set, both "
+            "follow the input image (its aspect, within the model's limits).", ge=64, le=2048, shown_default=512),
     ] = None
     height: Annotated[
         int | None,
-        *_p(Group.SIZE, "Height", "Height of the results in pixels, a multiple of 8.", ge=64, le=2048, shown_default=512),
+        *_p(Group.SIZE, "Height", "Height of the results in pixels, a multiple of 8. With neither size set, both "
+            "follow the input image (its aspect, within the model's limits).", ge=64, le=2048, shown_default=512),
     ] = None
 
     # --- Advanced -----------------------------------------------------------------------------

@@ -11,9 +11,13 @@ while it is imported.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import types
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
+from typing import cast
 
+from textual.filter import LineFilter, Monochrome, NoColor
 from textual.widget import Widget
 
 from scenario_tui.ui import terminal
@@ -122,6 +126,30 @@ def _fallback() -> type[Widget] | None:
     return HalfcellImage
 
 
+class _KeepsColour:
+    """Mixin for text-drawn images: NO_COLOR is about text styling, so pictures keep their colours."""
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        filters: Sequence[LineFilter] = super().get_line_filters()  # type: ignore[misc]
+        return [f for f in filters if not isinstance(f, NoColor | Monochrome)]
+
+
+@cache
+def in_colour(image_cls: type[Widget]) -> type[Widget]:
+    """``image_cls`` drawing its pixels in colour under NO_COLOR (same name, so same protocol name).
+
+    Sixel and kitty send pixels past Textual's filters already; half-cell and unicode images are
+    coloured cells, which the NO_COLOR filter would turn grey.
+    """
+    renderable = getattr(image_cls, "_Renderable", None)
+    if renderable is None:
+        return image_cls
+    kwargs = {"Renderable": renderable}
+    made = types.new_class(image_cls.__name__, (_KeepsColour, image_cls), kwargs,
+                           lambda ns: ns.update(__module__=__name__))
+    return cast(type[Widget], made)
+
+
 def is_graphics(image_cls: type[Widget] | None) -> bool:
     """True for protocols that draw pixels over the cells (sixel, kitty), which a scrolling view tears."""
     return image_cls is not None and protocol_name(image_cls) in ("sixel", "kitty")
@@ -134,10 +162,10 @@ def thumbnail_class(image_cls: type[Widget] | None) -> type[Widget] | None:
     modal's border drawn over them is left there; text-based half-cells have neither problem.
     """
     if not is_graphics(image_cls):
-        return image_cls
+        return in_colour(image_cls) if image_cls is not None else None
     from textual_image.widget import HalfcellImage
 
-    return HalfcellImage
+    return in_colour(HalfcellImage)
 
 
 def protocol_name(image_cls: type[Widget] | None) -> str:

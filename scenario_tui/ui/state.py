@@ -1,4 +1,4 @@
-"""What the app remembers between runs: form values, chosen files, the last folder browsed."""
+"""What the app remembers between runs: form values, chosen files (as absolute paths), the last folder browsed."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from scenario_tui.config import data_dir, write_private
+from scenario_tui.ui.paths import remembered, restored
 
 
 def state_path() -> Path:
@@ -32,12 +33,18 @@ class UiState:
             data = json.loads((path or state_path()).read_text(encoding="utf-8"))
             state = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
             state.references = [(str(p), str(s)) for p, s in state.references]
-            return state
         except (OSError, ValueError, TypeError):
             return cls()
+        state.image, state.mask = restored(str(state.image)) or "", restored(str(state.mask)) or ""
+        state.references = [(shown, scale) for path, scale in state.references if (shown := restored(path))]
+        return state
 
     def save(self, path: Path | None = None) -> None:
-        write_private(path or state_path(), json.dumps(asdict(self), indent=2, ensure_ascii=False))
+        """Write the state, file paths made absolute (the app may start from another folder next time)."""
+        data = asdict(self)
+        data["image"], data["mask"] = remembered(self.image) or "", remembered(self.mask) or ""
+        data["references"] = [(kept, scale) for p, scale in self.references if (kept := remembered(p))]
+        write_private(path or state_path(), json.dumps(data, indent=2, ensure_ascii=False))
 
     def start_folder(self) -> Path:
         folder = Path(self.last_folder) if self.last_folder else Path.cwd()

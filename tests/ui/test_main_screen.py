@@ -281,21 +281,23 @@ async def test_number_fields_explain_what_is_wrong(harness: Callable[..., Harnes
         assert app.focused is field  # sent back to the field
 
 
-async def test_integer_fields_refuse_fractions_and_letters_as_typed(harness: Callable[..., Harness],
-                                                                  inputs: dict[str, str]) -> None:
+async def test_number_fields_keep_what_was_typed_and_say_what_is_wrong(harness: Callable[..., Harness],
+                                                                      inputs: dict[str, str]) -> None:
     app = harness(ui_state=filled(inputs)).app
     async with app.run_test(size=(120, 40)) as pilot:
         await ready(app, pilot)
         field = await retype(app, pilot, "#param-numSamples", "2.5")
-        assert field.value == "25"  # the "." can't be typed: 25 samples (7 CU each) are asked for
-        await settle(app, pilot)
-        assert note(app, "numSamples") == ""
-        assert await quoted(app, pilot, "175") == "Cost: 175 CU"
+        await wait_note(app, pilot, "numSamples", "✗ must be a whole number")
+        assert field.value == "2.5"  # not 25 samples at 7 CU each
+        assert FIX_FIRST in costbar(app)
         field = await retype(app, pilot, "#param-numSamples", "abc")
-        assert field.value == ""  # empty: the documented default (4) is used
-        await quoted(app, pilot, "28")
-        steps = await retype(app, pilot, "#param-width", "5x1y2")
-        assert steps.value == "512"
+        await wait_note(app, pilot, "numSamples", "✗ must be a whole number")
+        assert field.value == "abc"
+        await retype(app, pilot, "#param-numSamples", "")
+        await quoted(app, pilot, "28")  # empty: the documented default (4) is used
+        width = await retype(app, pilot, "#param-width", "5x1y2")
+        await wait_note(app, pilot, "width", "✗ must be a whole number")
+        assert width.value == "5x1y2"
 
 
 async def test_seed_fixed_mode_takes_whole_numbers_only(harness: Callable[..., Harness],
@@ -307,14 +309,15 @@ async def test_seed_fixed_mode_takes_whole_numbers_only(harness: Callable[..., H
         seed = widget(app, "#param-seed")
         assert isinstance(seed, Input) and seed.disabled  # random each run: nothing to type
         await focus(app, pilot, "#seed-mode")
-        await pilot.press("enter", "down", "enter")  # Random each run → Fixed
+        await pilot.press("enter", "down", "enter")  # Random → Fixed
         await pilot.pause()
         assert main(app).form.seed_mode == "fixed" and not seed.disabled
         await pilot.press("tab")
         assert app.focused is seed
         await pilot.press(*"abc")
-        assert seed.value == ""
-        await pilot.press(*"-1")
+        await wait_note(app, pilot, "seed", f"✗ must be a whole number from 0 to {P.MAX_SEED}")
+        assert seed.value == "abc"  # kept as typed, and refused
+        await pilot.press("ctrl+u", *"-1")
         await wait_note(app, pilot, "seed", f"✗ must be a whole number from 0 to {P.MAX_SEED}")
         assert f"Seed: must be a whole number from 0 to {P.MAX_SEED}" in blockers(app)
         await pilot.press("ctrl+u", *"42")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from typing import Any
 
+import pytest
 from PIL import Image
 from textual import events
 from textual.keys import _character_to_key
@@ -15,6 +16,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from scenario_tui.core import imaging
+from scenario_tui.ui.screens import mask_editor
 from scenario_tui.ui.screens.mask_editor import MaskEditor
 from scenario_tui.ui.state import UiState
 from scenario_tui.ui.widgets.mask_canvas import LEFT, TOP, MaskCanvas
@@ -217,11 +219,13 @@ async def test_a_file_can_be_the_start_even_of_another_size(
         assert ed.mask.size == (64, 48) and white(ed.mask) == 64 * 48 and ed.at == 2
 
 
-def test_undo_history_is_bounded() -> None:
+def test_undo_history_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     ed = MaskEditor(Image.new("RGB", (64, 48)))
     for n in range(40):
         ed._push(Image.new("L", (64, 48), n))
     assert len(ed.history) == ed.limit == 30 and ed.at == 29 and ed.mask.getpixel((0, 0)) == 39
     assert ed.saved_at is None
-    big = MaskEditor(Image.new("RGB", (8192, 8192)))  # 64 MB a mask: as many as fit in HISTORY_BYTES, at least 5
-    assert big.limit == 5
+    monkeypatch.setattr(mask_editor, "HISTORY_BYTES", 64 * 48 * 7)  # as many masks as fit, but at least 5
+    assert MaskEditor(Image.new("RGB", (64, 48))).limit == 7
+    monkeypatch.setattr(mask_editor, "HISTORY_BYTES", 64 * 48 * 2)
+    assert MaskEditor(Image.new("RGB", (64, 48))).limit == 5

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
+from PIL.Image import Image as PILImage
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult, SystemCommand
@@ -18,10 +20,10 @@ from textual.widgets import Input, Static, Switch
 from scenario_tui.core import imaging
 from scenario_tui.core import params as P
 from scenario_tui.core.api import ApiError, ModelInfo, Quote
-from scenario_tui.core.engine import Draft, ModelProblem, Request, RequestProblem
+from scenario_tui.core.engine import Draft, ModelProblem, Request, RequestProblem, size_from_input
 from scenario_tui.core.store import RunState
 from scenario_tui.ui.screens.confirm import ConfirmScreen
-from scenario_tui.ui.widgets.chrome import KeyFooter, TextBar
+from scenario_tui.ui.widgets.chrome import FitBar, KeyFooter, TextBar
 from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.form import ParamForm, help_line, row_of
 from scenario_tui.ui.widgets.jobs import JobPanel
@@ -34,6 +36,11 @@ QUOTE_DELAY = 0.8
 MODEL_DELAY = 0.6
 SUBMIT_COOLDOWN = 1.5  # key repeat can't submit twice
 NARROW = 100  # terminal columns below which labels get a narrower column
+
+
+def _overlay(image: PILImage, mask: PILImage) -> PILImage:
+    """The input with its mask shown over it (runs in the preview's worker)."""
+    return imaging.mask_overlay(imaging.thumbnail(image, (800, 800)), imaging.thumbnail(mask, (800, 800)))
 
 
 class MainScreen(Screen[None]):
@@ -77,7 +84,7 @@ class MainScreen(Screen[None]):
         initial.update(state.values)
         initial["_seed_mode"] = state.seed_mode
         initial.update(_context_crop=settings.context_crop, _crop_padding=settings.crop_padding)
-        yield Static(self._mode_text(), id="topbar")
+        yield FitBar(self._mode_texts(), id="topbar")
         with Horizontal(id="body"):
             with Vertical(id="formcol"):
                 yield ParamForm(initial, show_deprecated=state.show_deprecated, id="form")
@@ -89,22 +96,26 @@ class MainScreen(Screen[None]):
         yield Static(id="blockers", markup=False)
         yield KeyFooter()
 
-    def _mode_text(self) -> Text:
-        """Mode badge, then the image protocol (kept within 80 columns), then the details that may be cut."""
+    def _mode_texts(self) -> list[Text]:
+        """The top bar from the most to the least said: mode badge and image protocol stay in every one."""
         app: Any = self.app
-        text = Text(no_wrap=True, overflow="ellipsis")
-        if app.sandbox:
-            text.append(" SANDBOX ", style="bold black on yellow")
-        else:
-            text.append(" LIVE ", style="bold white on dark_green")
-        text.append(f" images: {app.protocol} ", style="bold")
-        text.append("(scenario-tui doctor says why) · ", style="dim")
-        if app.sandbox:
-            text.append("offline simulator · no account · nothing is charged · "
-                        "set SCENARIO_API_KEY and SCENARIO_API_SECRET for Scenario")
-        else:
-            text.append(f"{app.settings.base_url} (jobs are charged in creative units)")
-        return text
+        sandbox = app.sandbox
+        tails = ([" · offline simulator · no account · nothing is charged · set SCENARIO_API_KEY and "
+                  "SCENARIO_API_SECRET for Scenario", " · offline simulator, nothing is charged · "
+                  "set SCENARIO_API_KEY/SECRET for Scenario", " · offline simulator, nothing is charged", ""]
+                 if sandbox else [f" · {app.settings.base_url} (jobs are charged in creative units)",
+                                  f" · {app.settings.base_url} (charged)", " · jobs are charged", ""])
+        variants = []
+        for n, tail in enumerate(tails):
+            text = Text(no_wrap=True, overflow="ellipsis")
+            text.append(" SANDBOX " if sandbox else " LIVE ",
+                        style="bold black on yellow" if sandbox else "bold white on dark_green")
+            text.append(f" images: {app.protocol}", style="bold")
+            if n == 0:
+                text.append(" (scenario-tui doctor says why)", style="dim")
+            text.append(tail)
+            variants.append(text)
+        return variants
 
     def on_mount(self) -> None:
         state = app_of(self).ui_state
@@ -170,6 +181,9 @@ class MainScreen(Screen[None]):
         values = self._values()
         self.checked = P.check(values, self.model)
         self.form.show(self.checked, self.widget_problems)
+        image = self.form.file("image").loaded
+        self.form.show_size_from_input(size_from_input(image.size, self.model)
+                                       if isinstance(image, imaging.LoadedImage) else None)
         blocking = self.blocking()
         summary = f"✗ {len(blocking)} to fix before submitting: " + "; ".join(map(str, blocking))
         blockers = self.query_one("#blockers", Static)
@@ -376,13 +390,15 @@ class MainScreen(Screen[None]):
         seed = request.params.seed
         if self.form.seed_mode == "increment" and seed is not None and seed.isdigit():
             # every sample of the job used a seed of its own: the next run starts after them
-            self.query_one("#param-seed", Input).value = str(int(seed) + (request.params.numSamples or 1))
+            self.query_one("#param-seed", Input).value = P.next_seed(seed, request.params.numSamples)
         self.save_state()
 
     # --- files, size and preview -----------------------------------------------------------------------
     @on(FileField.Changed)
     def _on_file(self, event: FileField.Changed) -> None:
         field = event.file_field
+        if field.reading:
+            return  # the outcome follows
         if field.id == "file-image":
             loaded = field.loaded
             self.form.file("mask").image_size = loaded.size if isinstance(loaded, imaging.LoadedImage) else None
@@ -406,14 +422,14 @@ class MainScreen(Screen[None]):
         items: list[PreviewItem] = []
         if isinstance(image, imaging.LoadedImage):
             if isinstance(mask, imaging.LoadedMask) and mask.image.size == image.size:
-                items.append(PreviewItem("Input + mask", None, imaging.mask_overlay(
-                    imaging.thumbnail(image.image, (800, 800)), imaging.thumbnail(mask.image, (800, 800)))))
-            items.append(PreviewItem(f"Input · {image.path.name if image.path else ''}", image.path, None))
+                items.append(PreviewItem("Input + mask", build=partial(_overlay, image.image, mask.image)))
+            # the images already loaded: a big file is not decoded twice
+            items.append(PreviewItem(f"Input · {image.path.name if image.path else ''}", image.path, image.image))
         if isinstance(mask, imaging.LoadedMask):
-            items.append(PreviewItem(f"Mask · {mask.coverage:.1f} % repainted", mask.path, None))
+            items.append(PreviewItem(f"Mask · {mask.coverage:.1f} % repainted", mask.path, mask.image))
         for n, (field, _) in enumerate(form.references.rows(), start=1):
             if isinstance(field.loaded, imaging.LoadedImage):
-                items.append(PreviewItem(f"Reference {n}", field.loaded.path, None))
+                items.append(PreviewItem(f"Reference {n}", field.loaded.path, field.loaded.image))
         if items:
             self.query_one(Preview).show(items)
 
@@ -470,8 +486,7 @@ class MainScreen(Screen[None]):
         if not isinstance(image, imaging.LoadedImage):
             self.notify("Pick an input image first.", severity="warning")
             return
-        lo, hi = P.rules_for(self.model.type if self.model else None).size
-        width, height = imaging.suggest_size(*image.size, lo, hi)
+        width, height = size_from_input(image.size, self.model)
         self.query_one("#param-width", Input).value = str(width)
         self.query_one("#param-height", Input).value = str(height)
 

@@ -17,6 +17,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
+from textual.widgets._footer import FooterKey
 
 
 class KeyFooter(Footer):
@@ -26,6 +27,8 @@ class KeyFooter(Footer):
     """
 
     _shown: tuple[object, ...] | None = None
+    FIRST = ("submit",)
+    """Actions shown before all others, so a narrow terminal or many local keys never push them out."""
 
     def bindings_changed(self, screen: Screen[object]) -> None:
         shown = tuple((b.key, b.description, enabled) for _, b, enabled, _ in screen.active_bindings.values() if b.show)
@@ -33,6 +36,10 @@ class KeyFooter(Footer):
             return
         self._shown = shown
         super().bindings_changed(screen)
+
+    def compose(self) -> ComposeResult:
+        keys = list(super().compose())
+        yield from sorted(keys, key=lambda key: not (isinstance(key, FooterKey) and key.action in self.FIRST))
 
 
 class TextBar(Widget):
@@ -47,6 +54,20 @@ class TextBar(Widget):
 
     def render(self) -> Text:
         return Text(self.text) if isinstance(self.text, str) else self.text
+
+
+class FitBar(Widget):
+    """One line showing the longest of its variants that fits the width (the last one is cut if none does)."""
+
+    DEFAULT_CSS = "FitBar { height: 1; }"
+
+    def __init__(self, variants: list[Text], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.variants = variants
+
+    def render(self) -> Text:
+        width = self.content_region.width
+        return next((v for v in self.variants if v.cell_len <= width), self.variants[-1])
 
 
 class SectionTitle(Static, can_focus=True):

@@ -6,13 +6,13 @@ import asyncio
 import itertools
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Literal, Protocol, Self, cast
 
 from PIL.Image import Image as PILImage
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -36,6 +36,7 @@ from scenario_tui.core.imaging import (
 )
 from scenario_tui.core.params import looks_like_asset_id
 from scenario_tui.ui.images import thumbnail_class
+from scenario_tui.ui.paths import shown_path
 from scenario_tui.ui.state import UiState
 from scenario_tui.ui.widgets.buttons import ShortcutButton
 
@@ -48,12 +49,13 @@ THUMB_CELLS = (8, 3)
 _THUMB_PIXELS = (160, 120)  # enough for 8×3 cells of 20×40 px; the image widget scales the rest
 _SCAN_LIMIT = 2000
 _DEBOUNCE = 0.3
+_LOADING = "loading…"
 _ASSET_INFO = "asset id (sent as is)"
 _MASK_ASSET = "masks must be files here; use the Mask asset id field for an uploaded mask"
-_PLACEHOLDERS: dict[Role, str] = {
-    "image": "path to an image, or an asset id",
-    "reference": "path to an image, or an asset id",
-    "mask": "path to a mask image (white or transparent = repaint)",
+_PLACEHOLDERS: dict[Role, str] = {  # short: they must fit the field at 80 columns
+    "image": "image file or asset id",
+    "reference": "image file or asset id",
+    "mask": "mask file, white=repaint",
 }
 
 
@@ -137,6 +139,8 @@ class _Outcome:
     problem: str | None = None
     mismatch: MaskSizeMismatch | None = None
     thumb: PILImage | None = None
+    stamp: tuple[int, int] | None = None
+    """(mtime in ns, size) of the file when it was read: a change on disk means reading it again."""
 
 
 def _thumb(image: PILImage, wanted: bool) -> PILImage | None:
@@ -153,7 +157,23 @@ def _mask_outcome(mask: LoadedMask, thumbs: bool) -> _Outcome:
     return _Outcome(loaded=mask, info=info, thumb=_thumb(mask.image, thumbs))
 
 
+def _stamp(text: str) -> tuple[int, int] | None:
+    """What tells a file's versions apart cheaply: (mtime in ns, size), or None when there is none."""
+    if not text:
+        return None
+    try:
+        found = os.stat(_expand(text))
+    except (OSError, ValueError):
+        return None
+    return found.st_mtime_ns, found.st_size
+
+
 def _resolve(role: Role, text: str, image_size: tuple[int, int] | None, thumbs: bool) -> _Outcome:
+    outcome = _analyse(role, text, image_size, thumbs)
+    return replace(outcome, stamp=_stamp(text)) if outcome.asset_id is None else outcome
+
+
+def _analyse(role: Role, text: str, image_size: tuple[int, int] | None, thumbs: bool) -> _Outcome:
     if not text:
         return _Outcome()
     path = _expand(text)
@@ -198,9 +218,14 @@ def _cell_box(size: tuple[int, int]) -> tuple[int, int]:
 class FileField(Widget):
     """A path or asset id with a Browse button and a status line: thumbnail and info, or the problem.
 
-    Files are loaded in a worker 0.3 s after typing stops, on Enter and on leaving the input;
-    every outcome posts :class:`FileField.Changed`. For masks, set ``image_size`` to check the size.
+    Files are loaded in a worker 0.3 s after typing stops, on Enter and on leaving the input, and
+    again when the file changes on disk (checked every ``RECHECK_INTERVAL`` s and on focus). The
+    start of a load and every outcome post :class:`FileField.Changed`; ``reading`` is True in
+    between. For masks, set ``image_size`` to check the size.
     """
+
+    RECHECK_INTERVAL = 2.0
+    """Seconds between checks that the file read is still the one on disk (0: never)."""
 
     DEFAULT_CSS = """
     FileField { height: auto; }
@@ -252,6 +277,7 @@ class FileField(Widget):
         self._debounce: Timer | None = None
         self._requested = ""
         self._outcome = _Outcome()
+        self._reading = False
 
     @property
     def _host(self) -> _Host:
@@ -273,6 +299,8 @@ class FileField(Widget):
     def on_mount(self) -> None:
         if self._input.value.strip():
             self._load()
+        if self.RECHECK_INTERVAL:
+            self.set_interval(self.RECHECK_INTERVAL, self.recheck)
 
     # --- public surface
 
@@ -292,6 +320,11 @@ class FileField(Widget):
     @property
     def problem(self) -> str | None:
         return self._outcome.problem
+
+    @property
+    def reading(self) -> bool:
+        """A file is being read: ``loaded`` and ``problem`` are still those of the previous text."""
+        return self._reading
 
     def set_value(self, text: str) -> None:
         """Replace the text (e.g. restoring saved state) and load it now."""
@@ -330,14 +363,37 @@ class FileField(Widget):
         if self._input.value.strip() != self._requested:
             self._load()
 
+    def on_descendant_focus(self) -> None:
+        self.recheck()  # back from editing the file elsewhere
+
+    def recheck(self) -> None:
+        """Read the file again if it changed on disk (or appeared, or went) since it was read."""
+        if self._requested and not self._reading and self._outcome.asset_id is None:
+            self._recheck()
+
+    @work(group="file-recheck", exclusive=True, exit_on_error=False)
+    async def _recheck(self) -> None:
+        text = self._requested
+        stamp = await asyncio.to_thread(_stamp, text)
+        if text == self._requested and not self._reading and stamp != self._outcome.stamp:
+            self._load()
+
     def _load(self) -> None:
         if self._debounce is not None:
             self._debounce.stop()
             self._debounce = None
         self._requested = text = self._input.value.strip()
+        if not text:
+            self.workers.cancel_group(self, "file-load")
+            self._show(_Outcome())
+            return
         self._start(partial(_resolve, self.role, text, self.image_size, self._thumb is not None))
 
     def _start(self, job: Callable[[], _Outcome]) -> None:
+        self._reading = True
+        self._info.update(_LOADING)
+        self._info.set_class(False, "-problem")
+        self.post_message(self.Changed(self))
         self.run_worker(self._run(job), group="file-load", exclusive=True, exit_on_error=False)
 
     async def _run(self, job: Callable[[], _Outcome]) -> None:
@@ -348,6 +404,7 @@ class FileField(Widget):
         self._show(outcome)
 
     def _show(self, outcome: _Outcome) -> None:
+        self._reading = False
         self._outcome = outcome
         self._info.update(outcome.problem or outcome.info)
         self._info.set_class(outcome.problem is not None, "-problem")
@@ -409,5 +466,5 @@ class FileField(Widget):
         if path is None:
             return
         self._host.ui_state.last_folder = str(path.parent)
-        self.set_value(str(path))
+        self.set_value(str(shown_path(path)))
         self.focus()

@@ -29,7 +29,9 @@ from scenario_tui.ui.widgets.crop import ContextCrop
 # form, the real data URL is built only when quoting or submitting.
 PLACEHOLDER_IMAGE = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVQYV2NgYAAAAAMAAWgmW"
                      "Q0AAAAASUVORK5CYII=")
-SEED_MODES = (("Random each run", "random"), ("Fixed", "fixed"), ("Increment each run", "increment"))
+STILL_LOADING = "still loading…"
+SEED_MODES = (("Random", "random"), ("Fixed", "fixed"), ("Increment", "increment"))
+_SEED_MODES_HELP = " Random: a new seed each run. Increment: the next run starts after this one's samples."
 # Parameters with no row of their own: scales live in the reference list; the quote is the dry run.
 _NO_ROW = {"ipAdapterScales", "dryRun"}
 # Parameters read from file widgets rather than ``ParamForm.text``.
@@ -44,7 +46,7 @@ def row_of(field: str) -> str:
 def help_line(name: str) -> str:
     """Range and default, then the help text: shown while the field is focused."""
     limits = P.limits_text(name)
-    return (f"{limits}. " if limits else "") + P.help_text(name)
+    return (f"{limits}. " if limits else "") + P.help_text(name) + (_SEED_MODES_HELP if name == "seed" else "")
 
 
 class ParamRow(Widget):
@@ -102,9 +104,9 @@ def _widget_for(name: str, value: Any) -> Widget:
         placeholder = "asset ids, separated by commas"
     elif kind == "asset" or name in ("baseModelId", "modelEpoch"):
         placeholder = "(not sent)"
-    input_type: Literal["integer", "number", "text"] = "integer" if base is int else "number" if base is float else "text"
-    # The model is the validator: no Input-level validators, so messages come from one place.
-    return Input(str(value) if value is not None else "", placeholder=placeholder, id=wid, type=input_type,
+    # Text as typed, never filtered (an integer Input turns "2.5" into "25"): the model is the
+    # validator, so "must be a whole number" comes from one place and blocks submitting.
+    return Input(str(value) if value is not None else "", placeholder=placeholder, id=wid,
                  validate_on=(), select_on_focus=False, compact=True)
 
 
@@ -127,6 +129,10 @@ class ParamForm(VerticalScroll):
         self.show_deprecated = show_deprecated
         self.touched: set[str] = set()
         self._focused_row: ParamRow | None = None
+
+    def on_mount(self) -> None:
+        # With 16 colours the theme's field backgrounds become the screen's black: give them one that stays.
+        self.set_class(self.app.console.color_system in ("standard", "windows"), "-ansi-16")
 
     # --- building ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -156,14 +162,14 @@ class ParamForm(VerticalScroll):
         elif name == "ipAdapterImages":
             yield ParamRow(name, ReferenceList(id="references"), stacked=True)
         elif name == "modelId":
-            yield ParamRow(name, Input(str(value or ""), placeholder="model id (ctrl+l lists them)", id="param-modelId",
+            yield ParamRow(name, Input(str(value or ""), placeholder="model id", id="param-modelId",
                                        compact=True),
                            ShortcutButton("List…", id="pick-model", tooltip="List compatible models (ctrl+l)"))
             yield TextBar(id="model-info")
         elif name == "seed":
             mode = self._initial.get("_seed_mode", "random")
             yield ParamRow(name, Select(SEED_MODES, value=mode, allow_blank=False, id="seed-mode", compact=True),
-                           Input(str(value or ""), placeholder="random", id="param-seed", type="integer",
+                           Input(str(value or ""), placeholder="random", id="param-seed",
                                  validate_on=(), disabled=mode == "random", compact=True))
         elif name == "height":
             yield ParamRow(name, _widget_for(name, value))
@@ -241,11 +247,15 @@ class ParamForm(VerticalScroll):
             if field is None:
                 continue
             values[name] = field.asset_id or (PLACEHOLDER_IMAGE if field.loaded is not None else None)
-            if field.problem:
+            if field.reading:  # not "required": it is on its way
+                problems.append(P.Problem(name, STILL_LOADING))
+            elif field.problem:
                 problems.append(P.Problem(name, field.problem))
         refs, scales, any_scale = [], [], False
         for position, (field, scale) in enumerate(self.references.rows(), start=1):
-            if field.problem:
+            if field.reading:
+                problems.append(P.Problem("ipAdapterImages", f"reference {position}: {STILL_LOADING}"))
+            elif field.problem:
                 problems.append(P.Problem("ipAdapterImages", f"reference {position}: {field.problem}"))
             if field.loaded is None:
                 continue
@@ -266,6 +276,17 @@ class ParamForm(VerticalScroll):
                 continue
             mine = tuple(p for p in (*widget_problems, *checked.problems) if row_of(p.field) == row.param)
             row.show_problems(mine if row.param in self.touched else tuple(p for p in mine if p.severity == "warning"))
+
+    def show_size_from_input(self, size: tuple[int, int] | None) -> None:
+        """Say in empty Width/Height what will be sent: with neither set, the size the engine
+        settles from the input image (``size``)."""
+        both_empty = self.text("width") is None and self.text("height") is None
+        hint = f"from input: {size[0]}×{size[1]}" if size and both_empty else None
+        for name in ("width", "height"):
+            field = self.query_one(f"#param-{name}", Input)
+            placeholder = hint or P.limits_text(name)
+            if field.placeholder != placeholder:
+                field.placeholder = placeholder
 
     def row(self, name: str) -> ParamRow:
         return self.query_one(f"#row-{name}", ParamRow)
@@ -297,6 +318,14 @@ class ParamForm(VerticalScroll):
                 row.add_class("-focused")
             self._focused_row = row
             self.post_message(self.Focused(row.param if row else None))
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        focused = self.screen.focused
+        if self._focused_row is not None and (focused is None or self not in focused.ancestors):
+            if self._focused_row.is_mounted:
+                self._focused_row.remove_class("-focused")  # focus left the form: no row looks current
+            self._focused_row = None
+            self.post_message(self.Focused(None))
 
     # --- events --------------------------------------------------------------------------------
     def _changed(self, widget: Widget | None) -> None:

@@ -20,7 +20,7 @@ from textual.worker import get_current_worker
 
 from scenario_tui.core import compare
 from scenario_tui.core.imaging import ImageProblem, contact_sheet, load_image, read_mask, thumbnail
-from scenario_tui.ui.images import cell_size, is_graphics, remeasure_cell_size
+from scenario_tui.ui.images import cell_size, in_colour, is_graphics, remeasure_cell_size
 from scenario_tui.ui.paths import shown_path
 
 WATCH_INTERVAL = 0.25
@@ -37,6 +37,8 @@ class PreviewItem:
     title: str
     path: Path | None = None
     image: Image.Image | None = None
+    build: Callable[[], Image.Image] | None = None
+    """Makes the image off the UI thread (e.g. an overlay of two big images)."""
     before: Path | None = None
     mask: Path | None = None
 
@@ -49,7 +51,7 @@ _COMPARE_TITLES: dict[Compare, str] = {"after": "", "before": "BEFORE (the input
 def result_items(title: str, results: Sequence[Path], inputs: Sequence[dict[str, Any]]) -> list[PreviewItem]:
     """A run's results, each with the input image and mask the run recorded (when they were files)."""
     paths = {i.get("field"): Path(i["path"]) for i in inputs if i.get("path")}
-    return [PreviewItem(f"{title} · {p.name}", p, None, paths.get("image"), paths.get("mask")) for p in results]
+    return [PreviewItem(f"{title} · {p.name}", p, before=paths.get("image"), mask=paths.get("mask")) for p in results]
 
 
 def _compare_view(item: PreviewItem, mode: Compare, title: str, max_px: tuple[int, int] | None) -> _View:
@@ -89,6 +91,8 @@ class _View:
 def _decode(item: PreviewItem) -> Image.Image:
     if item.image is not None:
         return item.image
+    if item.build is not None:
+        return item.build()
     if item.path is None:
         raise ImageProblem(f"{item.title}: nothing to show")
     return load_image(item.path).image
@@ -133,6 +137,8 @@ def _size_of(item: PreviewItem) -> str:
     if item.image is not None:
         return "{}×{}".format(*item.image.size)
     if item.path is None:
+        if item.build is not None:
+            return "composite"
         return "no file"
     try:
         with Image.open(item.path) as im:
@@ -193,7 +199,7 @@ class Preview(Widget, can_focus=True):
         yield Static(id="preview-title")
         with Container(id="preview-body"):
             if self._image_cls is not None:
-                yield self._image_cls(id="preview-image")
+                yield in_colour(self._image_cls)(id="preview-image")
             yield Static(id="preview-text")
         yield Static(id="preview-caption")
 

@@ -31,7 +31,7 @@ class ReferenceRow(Horizontal):
     def __init__(self, path: str = "", scale: str = "") -> None:
         super().__init__()
         self.field = FileField("reference", path)
-        self.scale = Input(scale, placeholder="scale 0.9", type="number", valid_empty=True, classes="reference-scale",
+        self.scale = Input(scale, placeholder="scale 0.9", valid_empty=True, classes="reference-scale",
                            compact=True, tooltip="How strongly this reference guides the result (0-1)")
 
     def compose(self) -> ComposeResult:
