@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 from textual import events
+from textual.filter import Monochrome, NoColor
 from textual.keys import _character_to_key
 from textual.pilot import Pilot
 from textual.widgets import Input
@@ -229,3 +230,19 @@ def test_undo_history_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     assert MaskEditor(Image.new("RGB", (64, 48))).limit == 7
     monkeypatch.setattr(mask_editor, "HISTORY_BYTES", 64 * 48 * 2)
     assert MaskEditor(Image.new("RGB", (64, 48))).limit == 5
+
+
+async def test_the_tint_keeps_its_colour_under_no_color(harness: Callable[..., Harness], inputs: dict[str, str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    h = harness(ui_state=UiState(values={"modelId": SDXL}, image=inputs["image"], mask=inputs["mask"]))
+    app = h.app
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        main(app).action_edit_mask()
+        await settle(app, pilot)
+        canvas = editor(h).canvas
+        assert app.no_color and not any(isinstance(f, Monochrome | NoColor) for f in canvas.get_line_filters())
+        middle = canvas.render_line(TOP + canvas.size.height // 2 - 1)
+        colours = {seg.style.color.get_truecolor() for seg in middle if seg.style and seg.style.color}
+        assert any(r > b + 60 for r, _, b in colours)  # the tint (magenta over blue and yellow): not grey

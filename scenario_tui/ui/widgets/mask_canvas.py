@@ -8,7 +8,7 @@ given: no stale pixels. Column numbers run along the top, row numbers down the l
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -17,6 +17,7 @@ from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
+from textual.filter import LineFilter, Monochrome, NoColor
 from textual.geometry import Size
 from textual.message import Message
 from textual.strip import Strip
@@ -116,6 +117,10 @@ class MaskCanvas(Widget, can_focus=True):
             self.grid = grid
         self._frame = None
         self.refresh()
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """NO_COLOR is about text styling: the picture (and the tint that shows the mask) keeps its colours."""
+        return [f for f in super().get_line_filters() if not isinstance(f, NoColor | Monochrome)]
 
     # --- drawing
 
