@@ -152,6 +152,10 @@ async def test_keys_after_colon_go_to_the_command_line_however_fast(
         await typed_fast(pilot, "i")  # the command line is closed: keys are edits again
         await settle(app, pilot)
         assert ed.said == "invert"
+        await typed_fast(pilot, ":grow 3")
+        await pilot.press("escape")  # closes the command line, not the editor
+        await settle(app, pilot)
+        assert app.screen is ed and not ed.canvas.typing and ed.at == 2
 
 
 async def test_no_input_image_no_editor(harness: Callable[..., Harness], inputs: dict[str, str]) -> None:

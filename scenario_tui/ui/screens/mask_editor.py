@@ -397,8 +397,10 @@ class MaskEditor(Screen[Path | None]):
         self.dismiss(path)
 
 
-def open_editor(screen: Screen[Any], image: imaging.LoadedImage | object, mask: imaging.LoadedMask | object,
-                done: Callable[[Path], None]) -> None:
+Loaded = imaging.LoadedImage | imaging.LoadedMask | None
+
+
+def open_editor(screen: Screen[Any], image: Loaded, mask: Loaded, done: Callable[[Path], None]) -> None:
     """Open the editor over ``screen`` on the form's input image, from its mask when it fits; ``done`` gets
     the saved file."""
     if not isinstance(image, imaging.LoadedImage):
