@@ -176,9 +176,14 @@ class MaskCanvas(Widget, can_focus=True):
         pixels = frame.load()
         assert pixels is not None
         segments = [Segment(self._row_label(line, ph), _RULER)]
-        for x in range(pw):
-            top, bottom = pixels[x, 2 * line], pixels[x, 2 * line + 1]
-            segments.append(Segment("▀", _half(top, bottom)))
+        run, style = 0, None
+        for x in range(pw):  # runs of one colour pair make one segment
+            cell = _half(pixels[x, 2 * line], pixels[x, 2 * line + 1])
+            if cell is not style and run:
+                segments.append(Segment("▀" * run, style))
+                run = 0
+            run, style = run + 1, cell
+        segments.append(Segment("▀" * run, style))
         return Strip(segments, LEFT + pw).adjust_cell_length(width)
 
     # --- keys
