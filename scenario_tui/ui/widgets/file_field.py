@@ -231,12 +231,13 @@ class FileField(Widget):
     FileField { height: auto; }
     FileField > .file-row { height: auto; }
     FileField .file-path { width: 1fr; }
-    FileField .file-browse, FileField .file-edit { width: auto; min-width: 7; margin-left: 1; }
+    FileField .file-browse { width: auto; min-width: 9; margin-left: 1; }
     FileField > .file-status { height: auto; padding: 0 1; }
     FileField .file-thumb { display: none; margin-right: 1; }
     FileField .file-info { width: 1fr; height: auto; color: $text-muted; }
     FileField .file-info.-problem { color: $text-error; }
     FileField .file-resize { display: none; margin-left: 1; }
+    FileField .file-edit { width: auto; margin-left: 1; }
     """
 
     BINDINGS = [
@@ -287,14 +288,14 @@ class FileField(Widget):
         with Horizontal(classes="file-row"):
             yield self._input
             yield ShortcutButton("Browse…", classes="file-browse", tooltip="Browse (ctrl+o)")
-            if self._edit is not None:
-                yield self._edit
         with Horizontal(classes="file-status"):
             if (image_cls := thumbnail_class(self._host.image_cls)) is not None:
                 self._thumb = image_cls(classes="file-thumb")
                 yield self._thumb
             yield self._info
             yield self._resize
+            if self._edit is not None:  # on the status line: the path keeps its width at 80 columns
+                yield self._edit
 
     def on_mount(self) -> None:
         if self._input.value.strip():
