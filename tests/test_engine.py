@@ -540,3 +540,23 @@ async def test_secrets_a_server_echoes_in_a_job_error_never_reach_the_store(tmp_
     assert ended.hint == "retry with ***:*** (Basic ***)"
     stored = rig.store_path.read_bytes() + b"".join(p.read_bytes() for p in tmp_path.glob("runs.sqlite3*"))
     assert not any(s.encode() in stored for s in (key, secret, token))
+
+
+async def test_a_result_used_as_the_next_input_keeps_its_lineage(rig: Rig) -> None:
+    model = await _model(rig.engine)
+    first = await rig.engine.submit(rig.engine.build(rig.draft(), model), None)
+    rig.finish_jobs()
+    first = await rig.engine.follow(first.id)
+    parent_file = first.files[1]
+    image = imaging.load_image(parent_file)
+    draft = rig.draft(prompt="again")
+    second = await rig.engine.submit(rig.engine.build(Draft(draft.values, image=image, mask=draft.mask, references=draft.references), model))
+    assert (second.parent_run, second.parent_result) == (first.id, 1)
+    rig.finish_jobs()
+    done = await rig.engine.follow(second.id)
+    _, record = provenance.read(done.files[0])
+    assert record is not None and record["parent"] == {"runId": first.id, "index": 1}
+    sidecar = json.loads((rig.settings.output_dir / f"{done.job_id}.json").read_text())
+    assert sidecar["parent"] == {"runId": first.id, "index": 1}
+    third = await rig.engine.submit(rig.engine.build(rig.draft(), model), None)
+    assert third.parent_run is None and "parent" not in sidecar["results"][0]

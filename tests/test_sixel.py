@@ -75,8 +75,18 @@ def test_palette_comes_before_any_pixel_and_defines_every_register_used() -> Non
     assert not sixel.registers_defined(pixels), "no register is (re)defined once pixel data has started"
     used = sixel.registers_selected(pixels)
     assert used and used <= set(defined), f"used but never defined: {sorted(used - set(defined))}"
-    assert set(defined) == used, "no register is defined without being used"
+    assert set(defined) - {0} == used - {0}, "no register but the background's is defined without being used"
     assert sorted(defined) == list(range(len(defined))), "registers are numbered densely from 0"
+
+
+def test_register_0_is_the_background_and_the_image_keeps_to_the_others() -> None:
+    """konsole fills the unset pixels of a partial last band with register 0, whatever P2 says."""
+    stream = sixel.encode(colourful((40, 16)), registers=16, background=(18, 18, 18))
+    palette, pixels = sixel.palette_and_pixels(stream)
+    assert palette.split("#")[1] == "0;2;7;7;7"
+    assert len(sixel.registers_defined(palette)) <= 16
+    decoded, _ = decode(stream)
+    assert decoded.size == (40, 16)  # 16 rows: the third band is partial
 
 
 @pytest.mark.parametrize("registers", [2, 16, 64, 256, 1024])
@@ -115,7 +125,8 @@ def test_few_colours_are_kept_exactly_without_dithering() -> None:
     image = Image.new("RGB", (30, 13), (255, 0, 0))
     ImageDraw.Draw(image).rectangle((10, 3, 20, 9), fill=(0, 0, 255))
     stream = sixel.encode(image, 16)
-    assert set(sixel.registers_defined(stream).values()) == {(100, 0, 0), (0, 0, 100)}
+    assert set(sixel.registers_defined(stream).values()) == {(0, 0, 0), (100, 0, 0), (0, 0, 100)}
+    assert sixel.registers_defined(stream)[0] == (0, 0, 0), "register 0: the background"
     decoded, _ = decode(stream)
     assert decoded.tobytes() == image.tobytes()
 
@@ -124,6 +135,8 @@ def test_transparency_is_composited_over_the_background() -> None:
     image = Image.new("RGBA", (8, 8), (0, 0, 0, 0))
     stream = sixel.encode(image, 16, background=(0, 255, 0))
     assert set(sixel.registers_defined(stream).values()) == {(0, 100, 0)}
+    decoded, _ = decode(stream)
+    assert [colour for _, colour in decoded.getcolors() or []] == [(0, 255, 0)]
 
 
 def test_stream_is_plain_ascii_with_one_terminator() -> None:

@@ -121,3 +121,66 @@ def test_the_old_ledger_is_imported_once(tmp_path: Path) -> None:
     assert running is not None and running.state is RunState.RUNNING and running.scope == "api#1"
     assert unsure is not None and unsure.state is RunState.UNSURE and unsure.error == "Network error: timeout"
     assert [r.id for r in store.unfinished()] == [running.id, unsure.id]
+
+
+_V1_SCHEMA = """
+CREATE TABLE runs (id TEXT PRIMARY KEY, created REAL NOT NULL, mode TEXT NOT NULL, scope TEXT NOT NULL,
+    state TEXT NOT NULL, params TEXT NOT NULL, inputs TEXT NOT NULL, model TEXT, seed TEXT, quote REAL, cost REAL,
+    job_id TEXT, raw_status TEXT NOT NULL DEFAULT '', progress REAL NOT NULL DEFAULT 0, error TEXT, hint TEXT,
+    note TEXT, updated REAL NOT NULL, finished REAL, owner_pid INTEGER NOT NULL DEFAULT 0, output_dir TEXT);
+CREATE TABLE events (run_id TEXT NOT NULL REFERENCES runs(id), time REAL NOT NULL, state TEXT NOT NULL,
+    status TEXT NOT NULL, detail TEXT);
+CREATE TABLE results (run_id TEXT NOT NULL REFERENCES runs(id), idx INTEGER NOT NULL, asset_id TEXT NOT NULL,
+    seed TEXT, file TEXT, claimed REAL, claimer INTEGER, saved REAL, PRIMARY KEY (run_id, idx));
+CREATE TABLE uploads (scope TEXT NOT NULL, sha256 TEXT NOT NULL, asset_id TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (scope, sha256));
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO runs (id, created, mode, scope, state, params, inputs, seed, job_id, updated)
+    VALUES ('old1', 5, 'live', 'api#1', 'success', '{"prompt": "an old lighthouse"}', '[]', '3', 'job_old', 5);
+INSERT INTO results (run_id, idx, asset_id, seed, file, saved) VALUES ('old1', 0, 'asset_o', '3', '/x/o.png', 6);
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_version_1_store_is_migrated_keeping_its_runs(tmp_path: Path) -> None:
+    path = tmp_path / "runs.sqlite3"
+    sqlite3.connect(path).executescript(_V1_SCHEMA)
+    store = Store(path)
+    run = store.get("old1")
+    assert run is not None and run.prompt == "an old lighthouse" and run.parent_run is None
+    assert [(r.file, r.starred, r.discarded) for r in run.results] == [("/x/o.png", False, False)]
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    store.mark_result("old1", 0, starred=True)
+    store.close()
+    assert Store(path).get("old1").results[0].starred  # type: ignore[union-attr]  # reopened: no second migration
+
+
+def test_results_are_starred_and_discarded_and_files_found_again(tmp_path: Path) -> None:
+    store = Store(tmp_path / "runs.sqlite3")
+    run_id = new_run(store)
+    store.attach_job(run_id, job("job_1", "success", "asset_a", "asset_b"), 4.0)
+    store.result_saved(run_id, 0, "1", tmp_path / "a.png")
+    store.result_saved(run_id, 1, "2", tmp_path / "b.png")
+    run = store.mark_result(run_id, 1, discarded=True)
+    assert [(r.starred, r.discarded) for r in run.results] == [(False, False), (False, True)]
+    run = store.mark_result(run_id, 0, starred=True)
+    assert [(r.starred, r.discarded) for r in run.results] == [(True, False), (False, True)]
+    assert (tmp_path / "b.png").exists() is False  # nothing touches files (there were none)
+    assert store.result_of_file(tmp_path / "b.png") == (run_id, 1)
+    assert store.result_of_file(tmp_path / "c.png") is None
+    child = store.create_run(mode="live", scope="api#1", params={"prompt": "next"}, inputs=[], model=None,
+                             seed="5", quote=None, parent=(run_id, 1))
+    assert (child.parent_run, child.parent_result) == (run_id, 1)
+
+
+def test_runs_are_filtered_by_text_and_state(tmp_path: Path) -> None:
+    store = Store(tmp_path / "runs.sqlite3")
+    cat, dog, pct = new_run(store, "a Cat"), new_run(store, "a dog"), new_run(store, "100% _cat_")
+    store.attach_job(dog, job("job_dog", "success"), 1.0)
+    assert [r.id for r in store.runs(text="cat")] == [pct, cat]  # any case, newest first
+    assert [r.id for r in store.runs(text="%")] == [pct]  # LIKE's wildcards are literal
+    assert [r.id for r in store.runs(text="_cat")] == [pct]
+    assert [r.id for r in store.runs(text="job_d")] == [dog]  # job ids too
+    assert [r.id for r in store.runs(states=[RunState.SUCCESS])] == [dog]
+    assert [r.id for r in store.runs(text="cat", states=[RunState.INTENT, RunState.FAILURE])] == [pct, cat]
+    assert store.runs(text="prompt") == []  # the JSON's keys are not searched

@@ -374,7 +374,7 @@ class Engine:
         run = self._changed(self.store.create_run(
             mode=self.config.mode, scope=self.config.scope, params=params.record(), inputs=request.inputs,
             model=request.record, seed=params.seed, quote=quote.cost if quote else None,
-            output_dir=self.config.output_dir))
+            output_dir=self.config.output_dir, parent=self._parent(request)))
         try:
             submission = await self.client.generate(params)
         except UNCLEAR as exc:
@@ -385,6 +385,11 @@ class Engine:
                 self._forget(reused)  # the next quote uploads them again
             return self._changed(self.store.mark_refused(run.id, str(exc)))
         return self._changed(self.store.attach_job(run.id, submission.job, submission.cost))
+
+    def _parent(self, request: Request) -> tuple[str, int] | None:
+        """Lineage: the earlier run and result whose saved file is this request's input image."""
+        path = next((i.get("path") for i in request.inputs if i.get("field") == "image"), None)
+        return self.store.result_of_file(Path(path)) if path else None
 
     # ------------------------------------------------------------------ reconcile
 
@@ -635,7 +640,8 @@ def result_record(run: Run, **extra: Any) -> dict[str, Any]:
         "app": "scenario-tui", "version": __version__, "runId": run.id, "jobId": run.job_id,
         "status": run.raw_status or run.state.value, "mode": run.mode, "model": run.model,
         "parameters": run.params, "inputs": run.inputs, "seed": run.seed, "quote": run.quote, "cost": run.cost,
-        "createdAt": iso(run.created), "finishedAt": iso(run.finished) if run.finished else None, **extra,
+        "createdAt": iso(run.created), "finishedAt": iso(run.finished) if run.finished else None,
+        **({"parent": {"runId": run.parent_run, "index": run.parent_result}} if run.parent_run else {}), **extra,
     }
 
 

@@ -6,6 +6,9 @@ image uses is defined right after the raster attributes, then the bands follow a
 registers (``#n``). Colours come from Pillow's quantiser with Floyd-Steinberg dithering, limited
 to the number of registers the terminal says it has (XTSMGRAPHICS), 256 when it doesn't say.
 
+Register 0 holds the background colour (VT340 convention): a terminal that fills the unset
+pixels of a partial last band with it (konsole does, whatever P2 says) then shows no stray line.
+
 Pure Pillow, no Textual: usable from the doctor command and from tests.
 """
 
@@ -40,7 +43,7 @@ def quantize(image: Image.Image, registers: int = DEFAULT_REGISTERS) -> Image.Im
     An image with few enough colours keeps them exactly; otherwise Pillow's median-cut palette is
     applied with Floyd-Steinberg dithering (a plain ``quantize`` does not dither).
     """
-    count = max(2, min(MAX_REGISTERS, registers))
+    count = max(1, min(MAX_REGISTERS, registers))
     exact = image.getcolors(count)
     if exact is not None:
         palette = [channel for _, rgb in exact for channel in rgb]  # type: ignore[union-attr]
@@ -72,8 +75,11 @@ def _percent(value: int) -> int:
     return (value * 100 + 127) // 255
 
 
-def encode_paletted(image: Image.Image) -> str:
-    """The sixel stream for a mode "P" image: header, every used register, then the bands."""
+def encode_paletted(image: Image.Image, background: tuple[int, int, int] | None = None) -> str:
+    """The sixel stream for a mode "P" image: header, every used register, then the bands.
+
+    With ``background``, register 0 is that colour and the image's colours start at register 1.
+    """
     if image.mode != "P":
         raise ValueError(f"encode_paletted needs a paletted image, not mode {image.mode}")
     width, height = image.size
@@ -82,7 +88,13 @@ def encode_paletted(image: Image.Image) -> str:
     used = sorted(set(data))
     register = bytearray(256)  # palette index -> dense register number, in order of first definition
     definitions = []
-    for number, index in enumerate(used):
+    first = 0
+    if background is not None:
+        definitions.append("#0;2;%d;%d;%d" % tuple(_percent(v) for v in background))
+        first = 1
+        if len(used) > 255:
+            raise ValueError("a background register leaves room for 255 image colours")
+    for number, index in enumerate(used, start=first):
         register[index] = number
         rgb = (palette[3 * index: 3 * index + 3] + [0, 0, 0])[:3]
         definitions.append("#%d;2;%d;%d;%d" % (number, *(_percent(v) for v in rgb)))
@@ -107,8 +119,8 @@ def encode_paletted(image: Image.Image) -> str:
 def encode(
     image: Image.Image, registers: int = DEFAULT_REGISTERS, background: tuple[int, int, int] = (0, 0, 0)
 ) -> str:
-    """``image`` as a sixel stream for a terminal with ``registers`` colour registers."""
-    return encode_paletted(quantize(flatten(image, background), registers))
+    """``image`` as a sixel stream for a terminal with ``registers`` colour registers (one is the background)."""
+    return encode_paletted(quantize(flatten(image, background), min(registers, MAX_REGISTERS) - 1), background)
 
 
 # --- reading a stream back (tests, doctor) ---------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 
 from scenario_tui.core.api import Job, JobState, normalize_status
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
 CLAIM_LEASE = 300.0  # seconds a download claim holds before another process may take it over
 
@@ -80,6 +80,13 @@ CREATE TABLE uploads (
 );
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# What each version adds to the one before it: a store of any older version is brought up to date.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: ("ALTER TABLE runs ADD COLUMN parent_run TEXT",  # the run whose result was this run's input image
+        "ALTER TABLE runs ADD COLUMN parent_result INTEGER",  # that result's 0-based index
+        "ALTER TABLE results ADD COLUMN starred INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE results ADD COLUMN discarded INTEGER NOT NULL DEFAULT 0"),
+}
 
 
 class RunState(StrEnum):
@@ -95,6 +102,9 @@ class RunState(StrEnum):
     LOST = "lost"  # can't be followed any more (a sandbox job whose process ended)
 
 
+# where the history's text filter looks: prompt, ids, model, seed
+_SEARCHED = ("json_extract(params, '$.prompt')", "id", "job_id", "json_extract(model, '$.name')",
+             "json_extract(model, '$.id')", "seed")
 ENDED = frozenset({RunState.REFUSED, RunState.SUCCESS, RunState.FAILURE, RunState.CANCELED, RunState.LOST})
 _FROM_JOB = {JobState.RUNNING: RunState.RUNNING, JobState.SUCCESS: RunState.SUCCESS,
              JobState.FAILURE: RunState.FAILURE, JobState.CANCELED: RunState.CANCELED}
@@ -112,6 +122,8 @@ class ResultRecord:
     asset_id: str
     seed: str | None
     file: str | None
+    starred: bool = False
+    discarded: bool = False  # hidden from the history by default; its file is kept
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,8 @@ class Run:
     owner_pid: int
     output_dir: Path | None  # where its results go (the folder asked for when it was submitted)
     results: tuple[ResultRecord, ...]
+    parent_run: str | None = None  # lineage: the run whose result was this run's input image
+    parent_result: int | None = None  # and which of its results (0-based)
 
     @property
     def prompt(self) -> str:
@@ -216,7 +230,11 @@ class Store:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                version = 1
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[step]:
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _event(self, db: sqlite3.Connection, run_id: str, state: str, status: str, detail: str | None = None) -> None:
         db.execute("INSERT INTO events (run_id, time, state, status, detail) VALUES (?, ?, ?, ?, ?)",
@@ -245,17 +263,20 @@ class Store:
 
     def create_run(self, *, mode: str, scope: str, params: dict[str, Any], inputs: Sequence[dict[str, Any]],
                    model: dict[str, Any] | None, seed: str | None, quote: float | None,
-                   output_dir: Path | None = None) -> Run:
-        """Record the intent to submit, before the paid POST is sent."""
+                   output_dir: Path | None = None, parent: tuple[str, int] | None = None) -> Run:
+        """Record the intent to submit, before the paid POST is sent; ``parent`` is the (run id,
+        result index) whose file is its input image."""
         run_id = uuid.uuid4().hex[:12]
         now = self._clock()
+        parent_run, parent_result = parent if parent is not None else (None, None)
         with self._tx() as db:
             db.execute(
                 "INSERT INTO runs (id, created, mode, scope, state, params, inputs, model, seed, quote, updated,"
-                " owner_pid, output_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " owner_pid, output_dir, parent_run, parent_result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " ?, ?)",
                 (run_id, now, mode, scope, RunState.INTENT.value, _dumps(params), _dumps(list(inputs)),
                  _dumps(model) if model is not None else None, seed, quote, now, os.getpid(),
-                 str(output_dir) if output_dir is not None else None))
+                 str(output_dir) if output_dir is not None else None, parent_run, parent_result))
             self._event(db, run_id, RunState.INTENT.value, "")
         return self.get(run_id)  # type: ignore[return-value]
 
@@ -297,18 +318,52 @@ class Store:
         with self._lock:
             row = self._db.execute("SELECT * FROM runs WHERE id = ? OR job_id = ?", (key, key)).fetchone()
             if row is None and key:
-                like = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                like = _like(key) + "%"
                 rows = self._db.execute("SELECT * FROM runs WHERE id LIKE ? ESCAPE '\\' OR job_id LIKE ? ESCAPE '\\'"
                                         " LIMIT 2", (like, like)).fetchall()
                 row = rows[0] if len(rows) == 1 else None
             return self._run(row) if row is not None else None
 
-    def runs(self, *, limit: int = 200) -> list[Run]:
-        """The newest runs first."""
+    def runs(self, *, limit: int = 200, text: str = "", states: Sequence[RunState] = ()) -> list[Run]:
+        """The newest runs first; ``text`` (any case) in the prompt, run id, job id, model or seed, and
+        one of ``states`` when given."""
+        where: list[str] = []
+        args: list[Any] = []
+        if text:
+            like = f"%{_like(text.lower())}%"
+            where.append("(" + " OR ".join(f"lower({c}) LIKE ? ESCAPE '\\'" for c in _SEARCHED) + ")")
+            args += [like] * len(_SEARCHED)
+        if states:
+            where.append(f"state IN ({', '.join('?' * len(states))})")
+            args += [s.value for s in states]
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM runs ORDER BY created DESC, rowid DESC LIMIT ?",
-                                    (limit,)).fetchall()
+            rows = self._db.execute(f"SELECT * FROM runs {clause}ORDER BY created DESC, rowid DESC LIMIT ?",
+                                    (*args, limit)).fetchall()
             return [self._run(row) for row in rows]
+
+    def result_of_file(self, path: Path) -> tuple[str, int] | None:
+        """The (run id, result index) saved as ``path``, if it is a result of an earlier run."""
+        with self._lock:
+            row = self._db.execute("SELECT run_id, idx FROM results WHERE file = ? ORDER BY saved DESC LIMIT 1",
+                                   (str(path),)).fetchone()
+            return (row[0], row[1]) if row else None
+
+    def mark_result(self, run_id: str, index: int, *, starred: bool | None = None,
+                    discarded: bool | None = None) -> Run:
+        """Star or discard one result (only the record: its file stays where it is)."""
+        fields = {k: int(v) for k, v in (("starred", starred), ("discarded", discarded)) if v is not None}
+        if fields:
+            with self._tx() as db:
+                db.execute(f"UPDATE results SET {', '.join(f'{k} = ?' for k in fields)} WHERE run_id = ? AND idx = ?",
+                           (*fields.values(), run_id, index))
+        return self._get_or_fail(run_id)
+
+    def _get_or_fail(self, run_id: str) -> Run:
+        run = self.get(run_id)
+        if run is None:
+            raise StoreError(f"no run {run_id}")
+        return run
 
     def unfinished(self) -> list[Run]:
         """Runs that still need following, reconciling or downloading, oldest first."""
@@ -333,8 +388,10 @@ class Store:
         names = [d[0] for d in self._db.execute("SELECT * FROM runs LIMIT 0").description]
         data = dict(zip(names, row, strict=True))
         results = tuple(
-            ResultRecord(idx, asset_id, seed, file) for idx, asset_id, seed, file in self._db.execute(
-                "SELECT idx, asset_id, seed, file FROM results WHERE run_id = ? ORDER BY idx", (data["id"],)))
+            ResultRecord(idx, asset_id, seed, file, bool(starred), bool(discarded))
+            for idx, asset_id, seed, file, starred, discarded in self._db.execute(
+                "SELECT idx, asset_id, seed, file, starred, discarded FROM results WHERE run_id = ? ORDER BY idx",
+                (data["id"],)))
         return Run(
             id=data["id"], created=data["created"], mode=data["mode"], scope=data["scope"],
             state=RunState(data["state"]), params=json.loads(data["params"]), inputs=json.loads(data["inputs"]),
@@ -342,7 +399,8 @@ class Store:
             cost=data["cost"], job_id=data["job_id"], raw_status=data["raw_status"], progress=data["progress"],
             error=data["error"], hint=data["hint"], note=data["note"], updated=data["updated"],
             finished=data["finished"], owner_pid=data["owner_pid"],
-            output_dir=Path(data["output_dir"]) if data["output_dir"] else None, results=results)
+            output_dir=Path(data["output_dir"]) if data["output_dir"] else None, results=results,
+            parent_run=data["parent_run"], parent_result=data["parent_result"])
 
     # ------------------------------------------------------------------ results
 
@@ -444,6 +502,11 @@ def _ledger_entries(path: Path) -> Iterator[dict[str, Any]]:
             continue  # a crash mid-write
         if isinstance(entry, dict):
             yield entry
+
+
+def _like(text: str) -> str:
+    """``text`` matched literally by ``LIKE … ESCAPE '\\'``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _dumps(value: Any) -> str:

@@ -24,6 +24,7 @@ from scenario_tui.core.engine import Engine
 from scenario_tui.core.store import Store
 from scenario_tui.ui.images import protocol_name
 from scenario_tui.ui.state import UiState
+from scenario_tui.ui.timings import Timings
 
 
 HANG_UP = (signal.SIGTERM, signal.SIGHUP)
@@ -49,6 +50,7 @@ class ScenarioApp(App[int]):
         *,
         ui_state: UiState | None = None,
         clock: Callable[[], float] = time.time,
+        timings: Timings | None = None,
         signals: bool = False,
     ) -> None:
         super().__init__()
@@ -58,6 +60,7 @@ class ScenarioApp(App[int]):
         self.protocol = protocol_name(image_cls)
         self.ui_state = ui_state if ui_state is not None else UiState.load()
         self.clock = clock  # wall-clock seconds, like the store's times
+        self.timings = timings if timings is not None else Timings()
         self.sandbox = settings.use_sandbox
         self.signals = signals  # SIGTERM and SIGHUP end the app (the launcher's app; tests that send them)
 
@@ -152,7 +155,8 @@ def make_app(
     ``transport`` replaces the network (the sandbox's, or a mock); ``image_cls`` is the
     textual-image widget class for previews (``None``: paths only); ``store`` replaces the
     run store in the data folder; ``retry_sleep`` the client's waits between retries;
-    ``app_cls`` a subclass (tests that show one widget on the real services).
+    ``app_cls`` a subclass (tests that show one widget on the real services); ``timings`` (in
+    ``kw``) the UI's debounces and cooldowns.
     """
     return (app_cls or ScenarioApp)(settings, make_engine(settings, transport, store, retry_sleep), image_cls, **kw)
 

@@ -141,7 +141,11 @@ class Harness:
         yield "stdout", out
         yield "stderr", err
         for path in self.files():
-            yield str(path), path.read_bytes().decode("latin-1")
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:  # SQLite's -wal/-shm go when a connection is collected
+                continue
+            yield str(path), data.decode("latin-1")
 
     def _lost(self, outcome: Outcome) -> list[str]:
         """Jobs the server created whose results are neither saved nor left, named, to ``resume``."""

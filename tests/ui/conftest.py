@@ -6,16 +6,17 @@ no absolute paths), the app's clock is pinned, the sandbox's clock moves only wh
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.app import App
 from textual.pilot import Pilot
-from textual.widgets import Static
+from textual.widgets import Input, Static, TextArea
 from textual.worker import WorkerCancelled
 from textual_image.widget import HalfcellImage
 
@@ -25,8 +26,28 @@ from scenario_tui.sandbox import Sandbox, SandboxConfig, SandboxTransport
 from scenario_tui.ui.app import ScenarioApp, make_app
 from scenario_tui.ui.screens.main import MainScreen
 from scenario_tui.ui.state import UiState
+from scenario_tui.ui.timings import Timings
 from scenario_tui.ui.widgets.chrome import TextBar
 from tests.conftest import make_image, make_mask
+
+
+# The UI's debounces for tests: short, but long enough to coalesce a typed word (Timings.instant()
+# made the typing tests twice as slow: every key was validated, quoted and looked up). The submit
+# cooldown stays real where a test is about key repeat; ``no_cooldown`` takes it away.
+TIMINGS = Timings(quote=0.25, model=0.25, save=0.25, file=0.1, filter=0.05)
+
+
+@pytest.fixture(autouse=True)
+def no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cursors don't blink in any UI test: a snapshot can't catch one half-way (as in harlequin's tests)."""
+    for widget in (Input, TextArea):
+        monkeypatch.setattr(widget.cursor_blink, "_default", False)
+
+
+@pytest.fixture
+def no_cooldown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Submit again at once (the cooldown only guards against key repeat)."""
+    monkeypatch.setattr(sys.modules[__name__], "TIMINGS", replace(TIMINGS, submit_cooldown=0.001))
 
 
 class FakeClock:
@@ -112,7 +133,8 @@ def build(
         transport = wrap(transport)
     app = make_app(settings, transport=transport, image_cls=HalfcellImage,
                    ui_state=ui_state if ui_state is not None else UiState(),
-                   store=Store(tmp_path / "runs.sqlite3", clock=app_clock), clock=app_clock, retry_sleep=no_wait)
+                   store=Store(tmp_path / "runs.sqlite3", clock=app_clock), clock=app_clock, retry_sleep=no_wait,
+                   timings=TIMINGS)
     app.animation_level = "none"
     app.NOTIFICATION_TIMEOUT = 60  # toasts stay for the whole test (and its screenshot)
     return Harness(app, sandbox, sandbox_clock, app_clock, tmp_path / "out")

@@ -14,6 +14,7 @@ from textual_image.widget import HalfcellImage
 
 from scenario_tui.core.imaging import LoadedImage, LoadedMask
 from scenario_tui.ui.state import UiState
+from scenario_tui.ui.timings import Timings
 from scenario_tui.ui.widgets.file_field import FileField, PathSuggester, Role
 from tests.conftest import make_image, make_mask
 
@@ -24,6 +25,7 @@ class FieldApp(App[None]):
         self.role: Role = role
         self.image_cls = image_cls
         self.ui_state = UiState()
+        self.timings = Timings()
         self.changes: list[str | None] = []
 
     def compose(self) -> ComposeResult:

@@ -361,3 +361,41 @@ async def test_toasts_carry_no_escape_sequences(rig: Rig) -> None:
         assert toast.message.startswith("Job x failure: boom") and toast.message.endswith("[b]b[/b]")
         assert not any(c in toast.message + toast.title for c in "\x1b\x07\x9b\x08\r")
         assert not any(c in _screen_text(app) for c in "\x1b\x07\x9b")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_rows_tell_jobs_apart_and_keep_percent_time_and_cost_whole(
+        size: tuple[int, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the main screen's side column (40 columns at 80x24, 60 at 120x40): the label goes on a second
+    line; state, %, time and cost are never cut."""
+    from tests.ui.conftest import build
+
+    monkeypatch.chdir(tmp_path)
+    rig = Rig(tmp_path)
+    h = build(tmp_path, job_seconds=JOB_SECONDS)
+    app = h.app
+    async with app.run_test(size=size) as pilot:
+        panel = app.screen.query_one(JobPanel)
+        engine = app.engine
+        model = await engine.resolve_model(MODEL)
+        for prompt, seed in (("a knight in the rain", "7"), ("a knight in the rain", "8")):
+            request = engine.build(Draft({"prompt": prompt, "numSamples": 2, "seed": seed}, image=rig.image,
+                                         mask=rig.mask, references=(rig.ref,)), model)
+            panel.follow(await engine.submit(request, None))
+        await until(pilot, lambda: len(panel.entries) == 2 and all(e.job_id for e in panel.entries), "both rows")
+        h.sandbox_clock.advance(JOB_SECONDS / 2)
+        await until(pilot, lambda: all(e.state == "in progress" for e in panel.entries), "both in progress")
+        await pilot.pause()
+        labels = []
+        for entry in panel.entries:
+            row = panel.query_one(f"#job-row-{entry.key}", JobRow)
+            assert row.has_class("-two-lines") and row.region.height == 2
+            status, meta, label = (row.query_one(f".job-{part}", Static) for part in ("status", "meta", "label"))
+            assert str(status.content) == "▶ in progress" and status.size.width >= len("▶ in progress")
+            assert str(meta.content) == f"0:00 {entry.cost:g} CU" and meta.size.width >= len(str(meta.content))
+            percent = row.query_one("#percentage")
+            assert row.region.contains_region(meta.region) and row.region.contains_region(percent.region)
+            assert str(percent.render()).strip().endswith("%")
+            labels.append(str(label.content))
+            assert labels[-1].startswith(entry.short_id) and f"seed {entry.run.seed}" in labels[-1]
+        assert labels[0] != labels[1] and all("a knight in the rain" in text for text in labels)

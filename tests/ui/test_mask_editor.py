@@ -43,7 +43,7 @@ async def test_a_mask_from_nothing_by_keys_only(harness: Callable[..., Harness],
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         main(app).form.file("mask").focus()
-        await pilot.press("f6")
+        await pilot.press("f7")
         await settle(app, pilot)
         ed = editor(h)
         assert "started from nothing" in ed.said and white(ed.mask) == 0 and ed.mask.size == (64, 48)

@@ -12,6 +12,7 @@ from textual_image.widget import HalfcellImage
 
 from scenario_tui.core.imaging import LoadedImage
 from scenario_tui.ui.state import UiState
+from scenario_tui.ui.timings import Timings
 from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.references import ReferenceList, ReferenceRow
 from tests.conftest import make_image
@@ -22,6 +23,7 @@ class ListApp(App[None]):
         super().__init__()
         self.image_cls = HalfcellImage
         self.ui_state = UiState()
+        self.timings = Timings()
         self.changes = 0
 
     def compose(self) -> ComposeResult:

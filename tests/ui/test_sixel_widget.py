@@ -124,3 +124,56 @@ def test_thumbnails_are_half_cell_where_previews_draw_pixels() -> None:
     assert issubclass(images.thumbnail_class(UnicodeImage), UnicodeImage)  # type: ignore[arg-type]
     assert protocol(images.thumbnail_class(UnicodeImage)) == "unicode"
     assert images.thumbnail_class(None) is None
+
+
+async def test_cells_under_the_image_are_painted_in_the_widget_background_before_the_stream() -> None:
+    """Else Textual pads them in the terminal's default background, a strip wherever the image doesn't reach."""
+    app = SixelApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        impl = app.query_one("#image").children[0]
+        crop = impl.region.reset_offset
+        lines = impl.render_lines(crop)
+        assert len(lines) == crop.height > 1
+        r, g, b, _ = impl._get_background_rgba()
+        for number, line in enumerate(lines):
+            first = next(iter(line))
+            assert first.text == " " * crop.width, number
+            assert first.style is not None and first.style.bgcolor is not None
+            assert first.style.bgcolor.get_truecolor() == (r, g, b), number
+            assert line.cell_length == crop.width
+        texts = [segment.text for segment in lines[-1]]
+        assert texts[0] == " " * crop.width and any(text.startswith("\x1bP") for text in texts[1:])
+
+
+async def test_repainting_the_image_repaints_the_caption_below_it(tmp_path: Path) -> None:
+    """konsole clears a cell row below a sixel image; the caption drawn after it in the same frame survives."""
+    app = PreviewApp(image_cls=sixel.SixelImage)
+    async with app.run_test(size=(80, 30)) as pilot:
+        preview = app.query_one(Preview)
+        preview.show([PreviewItem("a", make_image(tmp_path / "a.png"))])
+        await settle(app, pilot)
+        caption = preview.query_one("#preview-caption")
+        refreshed: list[object] = []
+        original = caption.refresh
+
+        def spy(*args: object, **kwargs: object) -> object:
+            refreshed.append(True)
+            return original(*args, **kwargs)  # type: ignore[arg-type]
+
+        caption.refresh = spy  # type: ignore[method-assign]
+        preview.repaint_image()
+        assert refreshed, "the caption is repainted with the image"
+
+
+async def test_after_the_stream_the_cursor_is_back_on_the_image_last_row() -> None:
+    """Textual writes the rest of that row next; one row lower, the cells right of the image were never repainted."""
+    app = SixelApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        impl = app.query_one("#image").children[0]
+        region = impl.region
+        last = list(impl.render_lines(region.reset_offset)[-1])
+        assert last[-1].text == f"\x1b[{region.bottom};{region.right + 1}H"  # 1-based row of region.bottom - 1
+        stream = next(i for i, segment in enumerate(last) if segment.text.startswith("\x1bP"))
+        assert last[stream - 1].text == f"\x1b[{region.y + 1};{region.x + 1}H"

@@ -3,7 +3,7 @@
 Deterministic by construction: the tests run in ``tmp_path`` with relative file names, the app's clock
 is pinned (elapsed times read 0:00), the sandbox's clock moves only when told to, its ids come from a
 seeded generator, the seed is fixed (so the sandbox paints the same results), previews use the
-half-cell renderer, cursors don't blink and toasts outlive the test.
+half-cell renderer, cursors don't blink (``no_cursor_blink``) and toasts outlive the test.
 
 Update with ``pytest tests/ui/test_snapshots.py --snapshot-update``; the SVGs are in ``tests/__snapshots__/``.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import pytest_textual_snapshot
 from textual.pilot import Pilot
-from textual.widgets import Input, TextArea
+from textual.widgets import Input
 
 from scenario_tui.ui.state import UiState
 from scenario_tui.ui.widgets.jobs import JobPanel
@@ -50,14 +50,6 @@ def form_state(inputs: dict[str, str], **values: Any) -> UiState:
                    seed_mode="fixed", image=inputs["image"], mask=inputs["mask"], references=[(inputs["ref1"], "")])
 
 
-def still(pilot: Pilot[Any]) -> None:
-    """No blinking cursors in a screenshot."""
-    for screen in pilot.app.screen_stack:
-        for widget in screen.query("Input, TextArea"):
-            assert isinstance(widget, (Input, TextArea))
-            widget.cursor_blink = False
-
-
 async def started(pilot: Pilot[Any]) -> None:
     """The first screen settled: model filled in, files loaded, the summary up to date."""
     app = pilot.app
@@ -74,7 +66,7 @@ def prepared(*steps: Callable[[Pilot[Any]], Awaitable[None]]) -> Callable[[Pilot
         for step in steps:
             await step(pilot)
         await settle(pilot.app, pilot)
-        still(pilot)
+        assert not any(w.cursor_blink for w in pilot.app.screen.query("Input, TextArea"))  # type: ignore[attr-defined]
 
     return run_before
 
@@ -150,11 +142,55 @@ def test_finished_job_shows_its_results(snap_compare: SnapCompare, harness: Call
     assert sorted(p.name for p in (tmp_path / "out").glob("*.png"))[0].endswith("_01_seed-42.png")
 
 
+@pytest.fixture
+def fixed_ids_and_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run ids counted from 1 and times shown in UTC, so the history reads the same on every machine."""
+    import itertools
+    import time
+    import types
+    import uuid
+
+    from scenario_tui.core import store
+
+    count = itertools.count(1)
+    monkeypatch.setattr(store, "uuid", types.SimpleNamespace(uuid4=lambda: uuid.UUID(int=next(count) << 80)))
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+def test_history(snap_compare: SnapCompare, harness: Callable[..., Harness], inputs: dict[str, str],
+                 fixed_ids_and_zone: None, size: tuple[int, int]) -> None:
+    from scenario_tui.ui.screens.history import HistoryScreen
+    from tests.ui.test_history import make_run, start_state
+
+    h = harness(ui_state=start_state(), seeded_ids=True)
+
+    async def listed(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        first = await make_run(app, "a red lighthouse on a cliff at dusk, oil painting", "42")
+        await make_run(app, "a blue boat", "7")
+        await make_run(app, "a [fail] cat", "1")
+        app.engine.store.mark_result(first.id, 0, starred=True)
+        app.engine.store.mark_result(first.id, 1, discarded=True)
+        await settle(app, pilot)
+        app.clear_notifications()
+        await pilot.press("f6")
+        await until(pilot, lambda: isinstance(app.screen, HistoryScreen) and len(app.screen.rows) == 3, "the history")
+        screen = app.screen
+        assert isinstance(screen, HistoryScreen)
+        await pilot.press("down", "down")
+        await until(pilot, lambda: all(row.thumb_loaded for row in screen.rows), "the thumbnails")
+        await settle(app, pilot)
+
+    assert snap_compare(h.app, terminal_size=size, run_before=prepared(listed))
+
+
 def test_mask_editor_80x24(snap_compare: SnapCompare, harness: Callable[..., Harness], inputs: dict[str, str]) -> None:
     """The editor over the input: two grid cells, a typed ellipse, the cursor moved on, the status lines."""
 
     async def edited(pilot: Pilot[Any]) -> None:
-        await pilot.press("f6")
+        await pilot.press("f7")
         await settle(pilot.app, pilot)
         await pilot.press("space", "down", "space", "colon", *"ellipse 50%,40%,40%,50%", "enter", "right", "right")
         await settle(pilot.app, pilot)

@@ -15,7 +15,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Input, Static, Switch
+from textual.widgets import Input, Select, Static, Switch
 
 from scenario_tui.core import imaging
 from scenario_tui.core import params as P
@@ -23,18 +23,16 @@ from scenario_tui.core.api import ApiError, ModelInfo, Quote
 from scenario_tui.core.engine import Draft, ModelProblem, Request, RequestProblem, size_from_input
 from scenario_tui.core.store import RunState
 from scenario_tui.ui.screens.confirm import ConfirmScreen
+from scenario_tui.ui.screens.history import HistoryScreen, LoadRun, UseResult, form_load
 from scenario_tui.ui.widgets.chrome import FitBar, KeyFooter, TextBar
 from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.form import ParamForm, help_line, row_of
 from scenario_tui.ui.widgets.jobs import JobPanel
 from scenario_tui.ui.widgets.preview import Preview, PreviewItem, result_items
+from scenario_tui.ui.paths import shown_path
 from scenario_tui.ui.services import app_of
 from scenario_tui.ui.widgets.references import ReferenceList
 
-VALIDATE_DELAY = 0.15
-QUOTE_DELAY = 0.8
-MODEL_DELAY = 0.6
-SUBMIT_COOLDOWN = 1.5  # key repeat can't submit twice
 NARROW = 100  # terminal columns below which labels get a narrower column
 
 
@@ -49,10 +47,11 @@ class MainScreen(Screen[None]):
         Binding("ctrl+enter,ctrl+r", "submit", "Submit", id="submit", priority=True),
         Binding("ctrl+l", "pick_model", "Models", id="pick-model"),
         Binding("f5", "quote", "Quote", id="quote"),
+        Binding("f6", "history", "History", id="history"),
         Binding("f2", "focus_form", "Form", id="focus-form"),
         Binding("f3", "focus_jobs", "Jobs", id="focus-jobs"),
         Binding("f4", "focus_preview", "Preview", id="focus-preview"),
-        Binding("f6", "edit_mask", "Mask editor", id="mask-editor"),
+        Binding("f7", "edit_mask", "Mask editor", id="mask-editor"),
         Binding("f8", "preview_inputs", "Inputs", id="preview-inputs"),
         Binding("f9", "toggle_deprecated", "Deprecated", id="toggle-deprecated"),
     ]
@@ -69,6 +68,7 @@ class MainScreen(Screen[None]):
         self._said: set[str] = set()  # notes on re-encoded inputs already shown
         self._summary = ""
         self._debounce_timers: dict[str, Timer] = {}
+        self._rerun: str | None = None  # a run from the history to submit again once the form holds it
 
     # --- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -155,8 +155,9 @@ class MainScreen(Screen[None]):
 
     @on(ParamForm.Changed)
     def _on_form_changed(self) -> None:
-        self._later("validate", VALIDATE_DELAY, self._validate)
-        self._later("save", 1.0, self.save_state)
+        timings = app_of(self).timings
+        self._later("validate", timings.validate, self._validate)
+        self._later("save", timings.save, self.save_state)
 
     @on(ParamForm.Focused)
     def _on_field_focused(self, event: ParamForm.Focused) -> None:
@@ -169,7 +170,7 @@ class MainScreen(Screen[None]):
         self.model_problem = None
         self.query_one("#model-info", TextBar).text = ""
         if event.value.strip():
-            self._later("model", MODEL_DELAY, lambda: self._lookup_model(event.value.strip()))
+            self._later("model", app_of(self).timings.model, lambda: self._lookup_model(event.value.strip()))
 
     def _values(self) -> dict[str, Any]:
         values, self.widget_problems = self.form.raw_values()
@@ -192,11 +193,14 @@ class MainScreen(Screen[None]):
             blockers.update(summary)
             blockers.set_class(bool(blocking), "-shown")
         fresh = not blocking and self.quote is not None and self.quote[0] == self._fingerprint(values)
+        if blocking and self._rerun and self._form_settled():
+            self.notify(f"Not re-run: {blocking[0]}", severity="error", markup=False)
+            self._rerun = None
         if blocking:
             self.quote_status = "fix the form to see the cost"
         elif not fresh:
             self.quote_status = "quoting…"
-            self._later("quote", QUOTE_DELAY, self.action_quote)
+            self._later("quote", app_of(self).timings.quote, self.action_quote)
         self._update_costbar(fresh)  # also when the form is back to the values last quoted
 
     def blocking(self) -> list[P.Problem]:
@@ -320,7 +324,13 @@ class MainScreen(Screen[None]):
         else:
             self.quote = (fingerprint, quote)
         # the form may have changed while the quote was on its way: show it only if it still applies
-        self._update_costbar(self.quote is not None and self.quote[0] == self._fingerprint(self._values()))
+        fresh = self.quote is not None and self.quote[0] == self._fingerprint(self._values())
+        self._update_costbar(fresh)
+        if self._rerun and fresh and self._form_settled():
+            self._rerun = None
+            self.action_submit()  # the usual way: the quote is there, the confirmation rules apply
+        elif self._rerun and self.quote is None:
+            self._rerun = None
 
     def action_submit(self) -> None:
         if self.submitting:
@@ -351,7 +361,7 @@ class MainScreen(Screen[None]):
         try:
             await self._submit_now(values)
         finally:
-            self.set_timer(SUBMIT_COOLDOWN, self._release_submit)
+            self.set_timer(app_of(self).timings.submit_cooldown, self._release_submit)
 
     def _release_submit(self) -> None:
         self.submitting = False
@@ -403,7 +413,7 @@ class MainScreen(Screen[None]):
             loaded = field.loaded
             self.form.file("mask").image_size = loaded.size if isinstance(loaded, imaging.LoadedImage) else None
         if field.id in ("file-image", "file-mask"):
-            self._later("preview", 0.05, self.action_preview_inputs)
+            self._later("preview", app_of(self).timings.preview, self.action_preview_inputs)
 
     @on(FileField.EditMask)
     def action_edit_mask(self) -> None:
@@ -414,7 +424,7 @@ class MainScreen(Screen[None]):
 
     @on(ReferenceList.Changed)
     def _on_refs(self) -> None:
-        self._later("preview", 0.05, self.action_preview_inputs)
+        self._later("preview", app_of(self).timings.preview, self.action_preview_inputs)
 
     def action_preview_inputs(self) -> None:
         form = self.form
@@ -490,6 +500,59 @@ class MainScreen(Screen[None]):
         self.query_one("#param-width", Input).value = str(width)
         self.query_one("#param-height", Input).value = str(height)
 
+    # --- history ------------------------------------------------------------------------------------
+    def action_history(self) -> None:
+        def chosen(message: LoadRun | UseResult | None) -> None:
+            if message is not None:
+                self.post_message(message)
+
+        self.app.push_screen(HistoryScreen(), chosen)
+
+    def _form_settled(self) -> bool:
+        """Every file field with a value has loaded it (or said why not) and the model is looked up."""
+        return all(not f.value.strip() or f.loaded or f.asset_id or f.problem for f in self._file_fields()) \
+            and not any(w.group in ("file-load", "model") and not w.is_finished for w in self.app.workers)
+
+    @on(LoadRun)
+    async def _on_load_run(self, message: LoadRun) -> None:
+        """A run's parameters and files back in the form; a re-run is submitted once they are loaded and quoted."""
+        load = form_load(message.run, new_seed=message.new_seed)
+        form = self.form
+        self.quote = None
+        for name in form.plain_names():
+            if name not in ("seed", "modelId"):
+                form.set_text(name, load.values.get(name))
+        model_id = str(load.values.get("modelId") or "")
+        if model_id != form.text("modelId"):
+            model_input = self.query_one("#param-modelId", Input)
+            with model_input.prevent(Input.Changed):
+                model_input.value = model_id
+            self.model = None
+            if model_id:
+                self._lookup_model(model_id)
+        self.query_one("#seed-mode", Select).value = load.seed_mode
+        self.query_one("#param-seed", Input).value = load.values.get("seed") or ""
+        form.file("image").set_value(load.image)
+        form.file("mask").set_value(load.mask)
+        await form.references.set_rows(load.references)
+        what = f"run {message.run.id}" + (f" (seed {load.values['seed']})" if load.values.get("seed") else "")
+        if load.missing:
+            self.notify(f"Loaded {what}; no longer on disk: {', '.join(load.missing)}"
+                        + (" — not re-run" if message.submit else ""), severity="warning", markup=False, timeout=15)
+        elif message.submit:
+            self._rerun = message.run.id
+            self.notify(f"Re-running {what}: quoting first…", markup=False)
+        else:
+            self.notify(f"Loaded {what} into the form", markup=False)
+        self.form.file("image").focus()
+
+    @on(UseResult)
+    def _on_use_result(self, message: UseResult) -> None:
+        """A saved result as the next input image (the engine records it as the new run's parent)."""
+        self.form.file("image").set_value(str(shown_path(message.path)))
+        self.notify(f"Input image: result {message.index + 1} of run {message.run.id}", markup=False)
+        self.form.file("image").focus()
+
     # --- focus, toggles, commands --------------------------------------------------------------------
     def action_focus_form(self) -> None:
         self.form.focus_next()  # type: ignore[attr-defined]
@@ -517,6 +580,8 @@ class MainScreen(Screen[None]):
                             self.action_preview_inputs)
         yield SystemCommand("Toggle deprecated fields", "Show or hide the deprecated parameters",
                             self.action_toggle_deprecated)
+        yield SystemCommand("History", "Past runs: reopen, re-run, use a result as input, star or discard",
+                            self.action_history)
         yield SystemCommand("Focus form", "Move to the parameter form", self.action_focus_form)
         yield SystemCommand("Focus jobs", "Move to the job panel", self.action_focus_jobs)
         yield SystemCommand("Focus preview", "Move to the preview", self.action_focus_preview)

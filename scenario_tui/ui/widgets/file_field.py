@@ -38,6 +38,7 @@ from scenario_tui.core.params import looks_like_asset_id
 from scenario_tui.ui.images import thumbnail_class
 from scenario_tui.ui.paths import shown_path
 from scenario_tui.ui.state import UiState
+from scenario_tui.ui.timings import Timings
 from scenario_tui.ui.widgets.buttons import ShortcutButton
 
 Role = Literal["image", "mask", "reference"]
@@ -48,7 +49,6 @@ THUMB_CELLS = (8, 3)
 
 _THUMB_PIXELS = (160, 120)  # enough for 8×3 cells of 20×40 px; the image widget scales the rest
 _SCAN_LIMIT = 2000
-_DEBOUNCE = 0.3
 _LOADING = "loading…"
 _ASSET_INFO = "asset id (sent as is)"
 _MASK_ASSET = "masks must be files here; use the Mask asset id field for an uploaded mask"
@@ -64,6 +64,7 @@ class _Host(Protocol):
 
     image_cls: type[Widget] | None
     ui_state: UiState
+    timings: Timings
 
 
 def is_image_path(path: Path) -> bool:
@@ -218,10 +219,10 @@ def _cell_box(size: tuple[int, int]) -> tuple[int, int]:
 class FileField(Widget):
     """A path or asset id with a Browse button and a status line: thumbnail and info, or the problem.
 
-    Files are loaded in a worker 0.3 s after typing stops, on Enter and on leaving the input, and
-    again when the file changes on disk (checked every ``RECHECK_INTERVAL`` s and on focus). The
-    start of a load and every outcome post :class:`FileField.Changed`; ``reading`` is True in
-    between. For masks, set ``image_size`` to check the size.
+    Files are loaded in a worker shortly after typing stops (``Timings.file``), on Enter and on leaving
+    the input, and again when the file changes on disk (checked every ``RECHECK_INTERVAL`` s and on
+    focus). The start of a load and every outcome post :class:`FileField.Changed`; ``reading`` is True
+    in between. For masks, set ``image_size`` to check the size.
     """
 
     RECHECK_INTERVAL = 2.0
@@ -272,7 +273,7 @@ class FileField(Widget):
                             compact=True)
         self._info = Static("", markup=False, classes="file-info")
         self._resize = Button("Resize mask", compact=True, classes="file-resize")
-        self._edit = ShortcutButton("Edit…", classes="file-edit", tooltip="Make or edit the mask (f6)") \
+        self._edit = ShortcutButton("Edit…", classes="file-edit", tooltip="Make or edit the mask (f7)") \
             if role == "mask" else None
         self._thumb: Widget | None = None
         self._debounce: Timer | None = None
@@ -352,7 +353,7 @@ class FileField(Widget):
             self._debounce.stop()
             self._debounce = None
         if event.value.strip() != self._requested:
-            self._debounce = self.set_timer(_DEBOUNCE, self._load)
+            self._debounce = self.set_timer(self._host.timings.file, self._load)
 
     @on(Input.Submitted, ".file-path")
     def _submitted(self, event: Input.Submitted) -> None:

@@ -214,6 +214,22 @@ class ParamForm(VerticalScroll):
         assert isinstance(widget, Input)
         return widget.value.strip() or None
 
+    def set_text(self, name: str, value: Any) -> None:
+        """Set a plain parameter's widget (``None`` clears it); a row not built yet starts with ``value``."""
+        try:
+            widget = self.query_one(f"#param-{name}")
+        except NoMatches:
+            self._initial[name] = value
+            return
+        if isinstance(widget, Switch):
+            widget.value = bool(value)
+        elif isinstance(widget, Select):
+            widget.value = value if value in widget._legal_values else Select.NULL
+        elif isinstance(widget, TextArea):
+            widget.text = "" if value is None else str(value)
+        elif isinstance(widget, Input):
+            widget.value = "" if value is None else str(value)
+
     @property
     def context_crop(self) -> int | None:
         """The context crop's padding, or None when it is off."""

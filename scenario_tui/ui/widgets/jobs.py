@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -65,7 +65,9 @@ _GLYPHS = {
     LOST: "!",
 }
 _SEPARATORS = re.compile(r"[\s_-]+")
-_SHORT_ID = 10
+_SHORT_ID = 8
+_PROMPT = 24  # characters of the prompt in a job's label
+TWO_LINES_BELOW = 64  # a row narrower than this puts its label on a second line
 _MAX_VALUE = 80
 
 
@@ -141,10 +143,19 @@ class JobEntry:
 
     @property
     def short_id(self) -> str:
+        """The start of the job id, after its ``job_`` prefix: enough to tell jobs apart."""
         job_id = self.run.job_id
-        if job_id is None:
-            return "—"
-        return job_id if len(job_id) <= _SHORT_ID else job_id[:_SHORT_ID] + "…"
+        return "—" if job_id is None else job_id.removeprefix("job_")[:_SHORT_ID]
+
+    @property
+    def label(self) -> str:
+        """What tells this run from the others: short job id, the start of the prompt, the seed."""
+        parts = [self.short_id]
+        if prompt := " ".join(self.run.prompt.split()):
+            parts.append(prompt if len(prompt) <= _PROMPT else prompt[: _PROMPT - 1] + "…")
+        if self.run.seed:
+            parts.append(f"seed {self.run.seed}")
+        return " · ".join(parts)
 
     def elapsed(self, now: float) -> float:
         return (self.run.finished if self.run.finished is not None else now) - self.run.created
@@ -186,17 +197,27 @@ class JobEntry:
         return text
 
 
-class JobRow(Horizontal):
-    """One run's line: glyph, state, id and prompt; a progress bar; elapsed time and cost."""
+class JobRow(Widget):
+    """One run: glyph, state and label (short job id, seed, prompt); a progress bar; elapsed time and cost.
+
+    Narrower than ``TWO_LINES_BELOW`` (the side column at 80x24), the label goes on a second line
+    so the state, %, time and cost stay whole.
+    """
 
     DEFAULT_CSS = """
-    JobRow { height: 1; }
+    JobRow { height: 1; layout: vertical; }
+    JobRow.-two-lines { height: 2; }
     JobRow.-selected { background: $boost; }
     JobRow.-selected .job-status { text-style: bold; }
-    JobRow .job-status { width: 1fr; min-width: 16; }
+    JobRow > Horizontal { height: 1; }
+    JobRow Static { text-wrap: nowrap; text-overflow: ellipsis; }
+    JobRow .job-status { width: 1fr; }
     JobRow ProgressBar { width: auto; }
-    JobRow Bar { width: 14; }
-    JobRow .job-meta { width: 14; text-align: right; }
+    JobRow Bar { width: 10; }
+    JobRow.-two-lines Bar { width: 6; }
+    JobRow .job-meta { width: 12; text-align: right; }
+    JobRow .job-label { display: none; height: 1; padding-left: 2; color: $text-muted; }
+    JobRow.-two-lines .job-label { display: block; }
     """
 
     def __init__(self, entry: JobEntry) -> None:
@@ -204,27 +225,41 @@ class JobRow(Horizontal):
         self.entry = entry
         self._status = Static(classes="job-status")
         self._meta = Static(classes="job-meta")
+        self._label = Static(classes="job-label")
         self._bar = ProgressBar(total=100, show_eta=False)
 
     def compose(self) -> ComposeResult:
-        yield self._status
-        yield self._bar
-        yield self._meta
+        with Horizontal():
+            yield self._status
+            yield self._bar
+            yield self._meta
+        yield self._label
 
     def on_mount(self) -> None:
         self.sync(app_of(self).clock())
 
+    def on_resize(self, event: events.Resize) -> None:
+        two_lines = event.size.width < TWO_LINES_BELOW
+        if two_lines != self.has_class("-two-lines"):
+            self.set_class(two_lines, "-two-lines")
+            self.sync(app_of(self).clock())
+
     def sync(self, now: float) -> None:
         """Show the entry's current state, repainting only what changed."""
         entry = self.entry
-        prompt = " ".join(entry.run.prompt.split())
-        _set_line(self._status, f"{_GLYPHS.get(entry.state, '?')} {entry.state}  {entry.short_id}  {prompt}")
+        state = f"{_GLYPHS.get(entry.state, '?')} {entry.state}"
+        if self.has_class("-two-lines"):
+            _set_line(self._status, state)
+            _set_line(self._label, entry.label)
+        else:
+            _set_line(self._status, f"{state}  {entry.label}")
+            _set_line(self._label, "")
         self._bar.update(progress=entry.progress * 100)
         self.tick(now)
 
     def tick(self, now: float) -> None:
         cost = f"{self.entry.cost:g} CU" if self.entry.cost is not None else ""
-        _set_line(self._meta, f"{format_elapsed(self.entry.elapsed(now))}  {cost}".rstrip())
+        _set_line(self._meta, f"{format_elapsed(self.entry.elapsed(now))} {cost}".rstrip())
 
 
 def _set_line(static: Static, line: str) -> None:
@@ -297,7 +332,7 @@ class JobPanel(Widget, can_focus=True):
             self.post_message(self.EngineEvent(event))
 
         self._unsubscribe = engine.subscribe(deliver)
-        self.set_interval(1.0, self._tick)
+        self.set_interval(app_of(self).timings.tick, self._tick)
         for run in reversed(engine.store.runs(limit=HISTORY_ROWS)):
             self._show(run, select=False)
         if self.entries:

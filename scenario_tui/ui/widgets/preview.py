@@ -223,13 +223,18 @@ class Preview(Widget, can_focus=True):
             self.repaint_image()
 
     def repaint_image(self) -> None:
-        """Send the image to the terminal again (every line, so the sixel or kitty data is rewritten)."""
+        """Send the image to the terminal again (every line, so the sixel or kitty data is rewritten).
+
+        The caption below is repainted in the same frame, after the image: konsole clears one cell
+        row below a sixel image, which would otherwise wipe it.
+        """
         if self._image_cls is None:
             return
         image = self.query_one("#preview-image")
         image.refresh(layout=True)
         for child in image.children:
             child.refresh()
+        self.query_one("#preview-caption").refresh()
 
     def show(self, items: Sequence[PreviewItem], index: int = 0) -> None:
         """Replace the items and show the one at ``index``."""
