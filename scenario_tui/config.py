@@ -12,7 +12,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from platformdirs import user_config_path, user_data_path, user_pictures_path
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from scenario_tui.core.api import DEFAULT_BASE_URL
@@ -88,8 +88,14 @@ class Settings(BaseSettings):
                                                            "context_crop is on.")
     defaults: dict[str, Any] = Field(default_factory=dict,
                                      description="Default parameter values, by API name (e.g. strength = 0.6).")
-    keymap: dict[str, str] = Field(default_factory=dict,
+    keymap: dict[str, Any] = Field(default_factory=dict,  # checked by the TUI: a bad entry is a warning
                                    description="Keys by binding id, e.g. submit = \"ctrl+s\" (ids in the help screen).")
+    _config_file: Path | None = PrivateAttr(None)
+
+    @property
+    def config_file(self) -> Path | None:
+        """The config file the settings were read from, if one was (to name it in warnings)."""
+        return self._config_file
 
     @classmethod
     def settings_customise_sources(
@@ -224,6 +230,7 @@ def load_settings(config_path: Path | None = None, **overrides: Any) -> tuple[Se
     if settings.poll_max_interval < settings.poll_interval:
         raise ConfigError(f"{path}: poll_max_interval must not be below poll_interval"
                           + _line(path, data, "poll_max_interval"))
+    settings._config_file = path if data else None
     return settings, warnings
 
 

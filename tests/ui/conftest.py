@@ -113,6 +113,7 @@ def build(
     ui_state: UiState | None = None,
     wrap: Callable[[SandboxTransport], Any] | None = None,
     seeded_ids: bool = False,
+    keymap: dict[str, str] | None = None,
     **sandbox_knobs: Any,
 ) -> Harness:
     """The app as ``make_app`` builds it, on a sandbox whose clock is a ``FakeClock``.
@@ -121,7 +122,7 @@ def build(
     asset ids the same on every run (for snapshots).
     """
     settings, _ = load_settings(poll_interval=0.01, poll_max_interval=0.02, output_dir=Path("out"),
-                                confirm_above=confirm_above)
+                                confirm_above=confirm_above, keymap=keymap)
     sandbox_clock, app_clock = FakeClock(), FakeClock()
     sandbox = Sandbox(SandboxConfig(job_seconds=job_seconds, **sandbox_knobs), clock=sandbox_clock)
     if seeded_ids:

@@ -13,19 +13,15 @@ from textual_fspicker import FileOpen
 from textual_image.widget import HalfcellImage
 
 from scenario_tui.core.imaging import LoadedImage, LoadedMask
-from scenario_tui.ui.state import UiState
-from scenario_tui.ui.timings import Timings
 from scenario_tui.ui.widgets.file_field import FileField, PathSuggester, Role
 from tests.conftest import make_image, make_mask
+from tests.ui.widget_app import WidgetApp
 
 
-class FieldApp(App[None]):
+class FieldApp(WidgetApp):
     def __init__(self, role: Role = "image", image_cls: type[Widget] | None = HalfcellImage) -> None:
-        super().__init__()
+        super().__init__(image_cls)
         self.role: Role = role
-        self.image_cls = image_cls
-        self.ui_state = UiState()
-        self.timings = Timings()
         self.changes: list[str | None] = []
 
     def compose(self) -> ComposeResult:

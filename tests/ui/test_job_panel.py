@@ -201,7 +201,7 @@ async def test_cancel_accepted_ends_canceled(rig: Rig) -> None:
     app = rig.app()
     async with app.run_test(size=(100, 30)) as pilot:
         entry = await submit(app, pilot, rig)
-        await pilot.press("c")
+        await pilot.press("c", "y")  # y: the question before canceling
         await until(pilot, lambda: not entry.running)
         assert entry.note == "cancel requested"
         assert entry.state == "canceled" and "⊘ canceled" in row_text(app, entry)
@@ -215,7 +215,7 @@ async def test_cancel_refused_is_said_honestly_and_the_job_goes_on(tmp_path: Pat
     app = rig.app()
     async with app.run_test(size=(100, 30)) as pilot:
         entry = await submit(app, pilot, rig)
-        await pilot.press("c")
+        await pilot.press("c", "y")  # y: the question before canceling
         await cancel_workers_done(app)
         await pilot.pause()
         assert entry.note == "the server refused to cancel: Cannot cancel this type of job; the job keeps running"

@@ -694,7 +694,7 @@ async def test_cancel_a_slow_job_from_the_job_panel(harness: Callable[..., Harne
         entry = await submit(app, pilot)
         await pilot.press("f3")
         assert isinstance(app.focused, JobPanel)
-        await pilot.press("c")
+        await pilot.press("c", "y")  # asked first
         await finished(pilot, entry)
         assert entry.state == "canceled" and "⊘ canceled" in row_text(app, entry)
         assert "note: cancel requested" in details(app)

@@ -15,16 +15,21 @@ from textual.widgets import OptionList, Static
 from scenario_tui.core.api import ModelInfo, ScenarioClient
 from scenario_tui.sandbox import Sandbox, SandboxConfig, SandboxTransport
 from scenario_tui.ui.screens.model_picker import EMPTY, LOADING, ModelPicker
+from tests.ui.widget_app import WidgetApp
 
 BASE_URL = "https://sandbox.local/v1"
 UNSET = object()
 
 
-class PickerApp(App[None]):
+class PickerApp(WidgetApp):
     def __init__(self, client: ScenarioClient) -> None:
         super().__init__()
-        self.client = client
+        self._client = client
         self.result: object = UNSET
+
+    @property
+    def client(self) -> ScenarioClient:
+        return self._client
 
     def on_mount(self) -> None:
         self.push_screen(ModelPicker(), self._chosen)

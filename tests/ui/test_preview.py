@@ -14,14 +14,14 @@ from textual_image.widget import HalfcellImage
 
 from scenario_tui.ui.widgets.preview import EMPTY_HINT, Preview, PreviewItem
 from tests.conftest import make_image
+from tests.ui.widget_app import WidgetApp
 
 SIZE = (80, 30)
 
 
-class PreviewApp(App[None]):
+class PreviewApp(WidgetApp):
     def __init__(self, image_cls: type[Widget] | None = HalfcellImage) -> None:
-        super().__init__()
-        self.image_cls = image_cls
+        super().__init__(image_cls)
 
     def compose(self) -> ComposeResult:
         yield Preview()

@@ -8,22 +8,17 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import Button, Input
-from textual_image.widget import HalfcellImage
 
 from scenario_tui.core.imaging import LoadedImage
-from scenario_tui.ui.state import UiState
-from scenario_tui.ui.timings import Timings
 from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.references import ReferenceList, ReferenceRow
 from tests.conftest import make_image
+from tests.ui.widget_app import WidgetApp
 
 
-class ListApp(App[None]):
+class ListApp(WidgetApp):
     def __init__(self) -> None:
         super().__init__()
-        self.image_cls = HalfcellImage
-        self.ui_state = UiState()
-        self.timings = Timings()
         self.changes = 0
 
     def compose(self) -> ComposeResult:

@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.containers import Container, Horizontal
 from textual.widget import Widget
 
 from scenario_tui.ui import images
+from tests.ui.widget_app import WidgetApp
 
 
-class XtermPreviewApp(App[None]):
+class XtermPreviewApp(WidgetApp):
     CSS = """
     Screen { background: black; }
     #left { width: 1fr; height: 1fr; }
@@ -33,8 +34,7 @@ class XtermPreviewApp(App[None]):
 
     def __init__(self, image_cls: type[Widget] | None, control_cls: type[Widget] | None, path: Path,
                  ready: Path) -> None:
-        super().__init__()
-        self.image_cls = image_cls
+        super().__init__(image_cls)
         self.control_cls = control_cls
         self.path, self.ready = path, ready
 

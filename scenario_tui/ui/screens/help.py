@@ -1,4 +1,4 @@
-"""Every key of the app, gathered from the bindings themselves (so it can't go stale)."""
+"""Every key of the app, from the action registry, as the user's [keymap] has them."""
 
 from __future__ import annotations
 
@@ -7,48 +7,35 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.dom import DOMNode
+from textual.keys import format_key
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from scenario_tui.ui.actions import ACTIONS, Where, keys_of
+from scenario_tui.ui.services import app_of
 
-def _sections() -> list[tuple[str, list[Binding]]]:
-    from scenario_tui.ui.app import ScenarioApp
-    from scenario_tui.ui.screens.main import MainScreen
-    from scenario_tui.ui.widgets.file_field import FileField
-    from scenario_tui.ui.widgets.jobs import JobPanel
-    from scenario_tui.ui.widgets.preview import Preview
-    from scenario_tui.ui.widgets.references import ReferenceList
-
-    def bindings(cls: type[DOMNode]) -> list[Binding]:
-        return [b for b in cls.BINDINGS if isinstance(b, Binding) and b.description]
-
-    return [
-        ("Everywhere", bindings(ScenarioApp) + bindings(MainScreen)
-         + [Binding("ctrl+p", "command_palette", "Command palette: every action by name")]
-         + [Binding("tab,shift+tab", "", "Next / previous field")]),
-        ("File fields", bindings(FileField)),
-        ("References", bindings(ReferenceList)),
-        ("Job panel", bindings(JobPanel)),
-        ("Preview", bindings(Preview)),
-    ]
+# Keys that are Textual's own, listed so the help is complete (not remappable).
+_BUILT_IN = {Where.APP: [("ctrl+p", "Command palette: every action by name"),
+                         ("tab,shift+tab", "Next / previous field")]}
 
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close", show=False)]
 
     def key_rows(self) -> list[tuple[str, list[tuple[str, str, str]]]]:
-        """(section, [(keys as displayed, description, binding id)]), keys as remapped in [keymap]."""
-        keymap: dict[str, str] = self.app.settings.keymap  # type: ignore[attr-defined]
+        """(section, [(keys, description, binding id)]), keys as remapped and spelled in [keymap]."""
+        app = app_of(self)
+
+        def shown(keys: list[str]) -> str:
+            return ", ".join(format_key(k) for k in keys)  # "ctrl+enter, ctrl+r"; "?" for question_mark
+
         sections = []
-        for title, bindings in _sections():
-            rows = []
-            for b in bindings:
-                key = keymap.get(b.id, b.key) if b.id else b.key
-                keys = " / ".join(self.app.get_key_display(Binding(k.strip(), "")) for k in key.split(","))
-                rows.append((keys, b.description, b.id or ""))
+        for where in Where:
+            rows = [(shown(keys_of(a.id, app.keymap.usable)) or "palette", a.title, a.id)
+                    for a in ACTIONS if a.where[0] is where]
+            rows += [(shown(keys.split(",")), title, "") for keys, title in _BUILT_IN.get(where, [])]
             if rows:
-                sections.append((title, rows))
+                sections.append((where.value, rows))
         return sections
 
     def compose(self) -> ComposeResult:
@@ -62,6 +49,6 @@ class HelpScreen(ModalScreen[None]):
                 table.add_row(keys, description, binding_id)
             table.add_row("", "", "")
         with VerticalScroll(classes="dialog help"):
-            yield Static("Keys  (Esc closes; the last column is the id to remap a key in [keymap])", markup=False,
-                         classes="dialog-title")
+            yield Static("Keys  (Esc or q closes; the last column is the id to remap a key in [keymap]; "
+                         "ctrl+p runs any action by name)", markup=False, classes="dialog-title")
             yield Static(table)

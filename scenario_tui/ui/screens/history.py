@@ -29,6 +29,7 @@ from textual.widgets import Input, Static
 from scenario_tui.core import params as P
 from scenario_tui.core.boundary import printable
 from scenario_tui.core.store import ResultRecord, Run, RunState
+from scenario_tui.ui.actions import Where, bindings
 from scenario_tui.ui.images import thumbnail_class
 from scenario_tui.ui.paths import shown_path
 from scenario_tui.ui.screens.confirm import ConfirmScreen
@@ -239,25 +240,7 @@ class HistoryScreen(Screen[LoadRun | UseResult | None]):
     }
     """
 
-    BINDINGS = [
-        Binding("escape", "back", "Back", id="history-back"),
-        Binding("up", "select(-1)", "Previous run", show=False),  # also while the filter is focused
-        Binding("down", "select(1)", "Next run", show=False),
-        Binding("left", "result(-1)", "Previous result", show=False),
-        Binding("right", "result(1)", "Next result", show=False),
-        Binding("enter", "open", "Form", id="history-open"),
-        Binding("r", "rerun(False)", "Re-run", id="history-rerun"),
-        Binding("n", "rerun(True)", "New seed", id="history-rerun-new-seed"),
-        Binding("u", "use", "Use", id="history-use"),
-        Binding("s", "star", "Star", id="history-star"),
-        Binding("d", "discard", "Discard", id="history-discard"),
-        Binding("a", "show_discarded", "Show discarded", id="history-show-discarded", show=False),
-        Binding("x", "delete_file", "Delete a discarded result's file", id="history-delete-file", show=False),
-        Binding("t", "next_state", "Next state filter", id="history-state", show=False),
-        # priority: handled as the key arrives, so the keys typed right after it already go to the filter
-        # (not to the list, where a letter is an action)
-        Binding("slash", "find", "Filter", id="history-filter", priority=True),
-    ]
+    BINDINGS = bindings(Where.HISTORY)
 
     def __init__(self) -> None:
         super().__init__()

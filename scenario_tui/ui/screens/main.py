@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from PIL.Image import Image as PILImage
 from rich.text import Text
 from textual import events, on, work
-from textual.app import ComposeResult, SystemCommand
-from textual.binding import Binding
+from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.dom import DOMNode
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Input, Select, Static, Switch
+from textual.widget import Widget
+from textual.widgets import Input, Select, Static
 
 from scenario_tui.core import imaging
 from scenario_tui.core import params as P
 from scenario_tui.core.api import ApiError, ModelInfo, Quote
-from scenario_tui.core.engine import Draft, ModelProblem, Request, RequestProblem, size_from_input
-from scenario_tui.core.store import RunState
+from scenario_tui.core.engine import Draft, ModelProblem, Request, size_from_input
+from scenario_tui.core.store import Run, RunState
+from scenario_tui.ui.actions import Action, Where, bindings
 from scenario_tui.ui.screens.confirm import ConfirmScreen
 from scenario_tui.ui.screens.history import HistoryScreen, LoadRun, UseResult, form_load
 from scenario_tui.ui.widgets.chrome import FitBar, KeyFooter, TextBar
@@ -32,6 +35,7 @@ from scenario_tui.ui.widgets.preview import Preview, PreviewItem, result_items
 from scenario_tui.ui.paths import shown_path
 from scenario_tui.ui.services import app_of
 from scenario_tui.ui.widgets.references import ReferenceList
+from scenario_tui.ui.widgets.size import SizeTools
 
 NARROW = 100  # terminal columns below which labels get a narrower column
 
@@ -43,18 +47,37 @@ def _overlay(image: PILImage, mask: PILImage) -> PILImage:
 
 class MainScreen(Screen[None]):
     AUTO_FOCUS = "#file-image Input"  # focused while mounting: no second footer build after start
-    BINDINGS = [
-        Binding("ctrl+enter,ctrl+r", "submit", "Submit", id="submit", priority=True),
-        Binding("ctrl+l", "pick_model", "Models", id="pick-model"),
-        Binding("f5", "quote", "Quote", id="quote"),
-        Binding("f6", "history", "History", id="history"),
-        Binding("f2", "focus_form", "Form", id="focus-form"),
-        Binding("f3", "focus_jobs", "Jobs", id="focus-jobs"),
-        Binding("f4", "focus_preview", "Preview", id="focus-preview"),
-        Binding("f7", "edit_mask", "Mask editor", id="mask-editor"),
-        Binding("f8", "preview_inputs", "Inputs", id="preview-inputs"),
-        Binding("f9", "toggle_deprecated", "Deprecated", id="toggle-deprecated"),
-    ]
+    BINDINGS = bindings(Where.MAIN)
+
+    @dataclass
+    class ModelChecked(Message):
+        """A model id was looked up: its facts, or the problem with it, or why it couldn't be checked."""
+
+        model_id: str
+        model: ModelInfo | None
+        problem: str | None
+        info: str
+
+    @dataclass
+    class FirstModel(Message):
+        """The sandbox's first usable model, to start with when the form has none."""
+
+        model: ModelInfo
+
+    @dataclass
+    class Quoted(Message):
+        """A quote came back (``quote``) or failed (``status`` says why) for the form as ``fingerprint``."""
+
+        fingerprint: str
+        quote: Quote | None
+        status: str
+
+    @dataclass
+    class Submitted(Message):
+        """The engine took a run (it may already have ended, refused or unsure)."""
+
+        run: Run
+        request: Request
 
     def __init__(self) -> None:
         super().__init__()
@@ -68,6 +91,7 @@ class MainScreen(Screen[None]):
         self._said: set[str] = set()  # notes on re-encoded inputs already shown
         self._summary = ""
         self._debounce_timers: dict[str, Timer] = {}
+        self._form_focus: Widget | None = None  # the form's field focused last, for the focus-form key
         self._rerun: str | None = None  # a run from the history to submit again once the form holds it
 
     # --- layout ---------------------------------------------------------------------------------
@@ -98,7 +122,7 @@ class MainScreen(Screen[None]):
 
     def _mode_texts(self) -> list[Text]:
         """The top bar from the most to the least said: mode badge and image protocol stay in every one."""
-        app: Any = self.app
+        app = app_of(self)
         sandbox = app.sandbox
         tails = ([" · offline simulator · no account · nothing is charged · set SCENARIO_API_KEY and "
                   "SCENARIO_API_SECRET for Scenario", " · offline simulator, nothing is charged · "
@@ -164,13 +188,14 @@ class MainScreen(Screen[None]):
         self.query_one("#helpbar", TextBar).text = f"{P.label(event.param)}: {help_line(event.param)}" \
             if event.param else ""
 
-    @on(Input.Changed, "#param-modelId")
-    def _on_model_typed(self, event: Input.Changed) -> None:
+    @on(ParamForm.ModelTyped)
+    def _on_model_typed(self, event: ParamForm.ModelTyped) -> None:
         self.model = None
         self.model_problem = None
-        self.query_one("#model-info", TextBar).text = ""
-        if event.value.strip():
-            self._later("model", app_of(self).timings.model, lambda: self._lookup_model(event.value.strip()))
+        self.form.show_model_info("")
+        self.form.size_tools.model = None
+        if event.model_id:
+            self._later("model", app_of(self).timings.model, lambda: self._lookup_model(event.model_id))
 
     def _values(self) -> dict[str, Any]:
         values, self.widget_problems = self.form.raw_values()
@@ -231,30 +256,39 @@ class MainScreen(Screen[None]):
         else:
             text.append(" Cost: ", style="bold")
             text.append(self.quote_status)
-        text.append("   ·   ctrl+enter or ctrl+r: submit", style="dim")
+        text.append(f"   ·   {app_of(self).keys_text('submit')}: submit", style="dim")
         self.query_one("#costbar", TextBar).text = text
 
     # --- model ----------------------------------------------------------------------------------------
+    def _lookup_model(self, model_id: str) -> None:
+        self.form.show_model_info("checking model…")
+        self._check_model(model_id)
+
     @work(exclusive=True, group="model", exit_on_error=False)
-    async def _lookup_model(self, model_id: str) -> None:
-        info = self.query_one("#model-info", TextBar)
-        info.text = "checking model…"
+    async def _check_model(self, model_id: str) -> None:
         model: ModelInfo | None = None
         problem = None
+        info = ""
         try:
             model = await app_of(self).engine.resolve_model(model_id)
         except ModelProblem as exc:
-            problem = str(exc) + (" (ctrl+l lists the compatible ones)" if "no model" in str(exc) else "")
+            keys = app_of(self).keys_text("pick-model")
+            problem = str(exc) + (f" ({keys} lists the compatible ones)" if "no model" in str(exc) else "")
         except ApiError as exc:
-            info.text = f"couldn't check the model ({exc}); model-specific limits are not checked"
+            info = f"couldn't check the model ({exc}); model-specific limits are not checked"
         else:
-            info.text = f"{model.name} · {model.type or 'unknown type'}"
-        if self.form.text("modelId") != model_id:
+            info = f"{model.name} · {model.type or 'unknown type'}"
+        self.post_message(self.ModelChecked(model_id, model, problem, info))
+
+    @on(ModelChecked)
+    def _on_model_checked(self, event: ModelChecked) -> None:
+        if self.form.text("modelId") != event.model_id:
             return  # the user typed on meanwhile
-        self.model = model
-        self.model_problem = P.Problem("modelId", problem) if problem else None
-        if problem:
-            info.text = ""
+        self.form.show_model_info(event.info)
+        self.model = event.model
+        self.form.size_tools.model = self.model
+        self.model_problem = P.Problem("modelId", event.problem) if event.problem else None
+        if event.problem:
             self.form.touched.add("modelId")
         self._validate()
 
@@ -265,21 +299,23 @@ class MainScreen(Screen[None]):
             model = await app_of(self).engine.first_model()
         except (ApiError, ModelProblem):
             return
+        self.post_message(self.FirstModel(model))
+
+    @on(FirstModel)
+    def _on_first_model(self, event: FirstModel) -> None:
         if not self.form.text("modelId"):
-            self._set_model(model)
+            self.form.set_text("modelId", event.model.id)  # the lookup that follows fills in its facts
 
-    def _set_model(self, model: ModelInfo) -> None:
-        self.query_one("#param-modelId", Input).value = model.id  # the lookup that follows fills in its facts
-
+    @on(ParamForm.ModelListWanted)
     def action_pick_model(self) -> None:
         from scenario_tui.ui.screens.model_picker import ModelPicker
 
         def chosen(result: ModelInfo | str | None) -> None:
             if isinstance(result, ModelInfo):
-                self._set_model(result)
+                self.form.set_text("modelId", result.id)
             elif result:
-                self.query_one("#param-modelId", Input).value = result
-            self.query_one("#param-modelId", Input).focus()
+                self.form.set_text("modelId", result)
+            self.form.focus_field("modelId")
 
         self.app.push_screen(ModelPicker(), chosen)
 
@@ -309,20 +345,29 @@ class MainScreen(Screen[None]):
                 self.notify(note, title="Inputs adjusted to fit the request", markup=False, timeout=10)
         return request
 
-    @work(exclusive=True, group="quote", exit_on_error=False)
-    async def action_quote(self) -> None:
+    def action_quote(self) -> None:
         values = self._values()
         if self.blocking():
             return
-        fingerprint = self._fingerprint(values)
         self.quote_status = "quoting…"
         self._update_costbar(False)
+        self._quote(values, self._fingerprint(values))
+
+    @work(exclusive=True, group="quote", exit_on_error=False)
+    async def _quote(self, values: dict[str, Any], fingerprint: str) -> None:
         try:
             quote = await app_of(self).engine.quote(await self._request(values))
         except (ApiError, ValueError, imaging.ImageProblem) as exc:
-            self.quote_status = f"quote failed: {exc} (you can still submit)"
+            self.post_message(self.Quoted(fingerprint, None, f"quote failed: {exc} (you can still submit)"))
         else:
-            self.quote = (fingerprint, quote)
+            self.post_message(self.Quoted(fingerprint, quote, ""))
+
+    @on(Quoted)
+    def _on_quoted(self, event: Quoted) -> None:
+        if event.quote is not None:
+            self.quote = (event.fingerprint, event.quote)
+        else:
+            self.quote_status = event.status
         # the form may have changed while the quote was on its way: show it only if it still applies
         fresh = self.quote is not None and self.quote[0] == self._fingerprint(self._values())
         self._update_costbar(fresh)
@@ -392,6 +437,11 @@ class MainScreen(Screen[None]):
         except (ApiError, OSError) as exc:  # uploads, or an output folder that can't be written to
             self.notify(f"Not submitted: {exc}", severity="error", markup=False)
             return
+        self.post_message(self.Submitted(run, request))
+
+    @on(Submitted)
+    def _on_submitted(self, event: Submitted) -> None:
+        run, request = event.run, event.request
         self.jobs.follow(run)  # a refused run ends at once: the panel says so
         if run.state is RunState.UNSURE:
             self.notify(f"{run.error}. Check app.scenario.com before submitting again.", severity="error",
@@ -400,7 +450,7 @@ class MainScreen(Screen[None]):
         seed = request.params.seed
         if self.form.seed_mode == "increment" and seed is not None and seed.isdigit():
             # every sample of the job used a seed of its own: the next run starts after them
-            self.query_one("#param-seed", Input).value = P.next_seed(seed, request.params.numSamples)
+            self.form.set_text("seed", P.next_seed(seed, request.params.numSamples))
         self.save_state()
 
     # --- files, size and preview -----------------------------------------------------------------------
@@ -409,9 +459,6 @@ class MainScreen(Screen[None]):
         field = event.file_field
         if field.reading:
             return  # the outcome follows
-        if field.id == "file-image":
-            loaded = field.loaded
-            self.form.file("mask").image_size = loaded.size if isinstance(loaded, imaging.LoadedImage) else None
         if field.id in ("file-image", "file-mask"):
             self._later("preview", app_of(self).timings.preview, self.action_preview_inputs)
 
@@ -462,43 +509,12 @@ class MainScreen(Screen[None]):
         if entry.results:
             self.query_one(Preview).show(result_items(str(entry.job_id), entry.results, entry.run.inputs))
 
-    @on(Input.Changed, "#param-width")
-    def _on_width(self, event: Input.Changed) -> None:
-        self._keep_aspect("width", event.value)
-
-    @on(Input.Changed, "#param-height")
-    def _on_height(self, event: Input.Changed) -> None:
-        self._keep_aspect("height", event.value)
-
-    def _keep_aspect(self, changed: str, text: str) -> None:
-        image = self.form.file("image").loaded
-        if not self.query_one("#aspect-lock", Switch).value or not isinstance(image, imaging.LoadedImage):
-            return
-        if not text.isdigit() or self.app.focused is not self.query_one(f"#param-{changed}"):
-            return  # only follow the user's typing, not our own update
-        w, h = image.size
-        value = int(text)
-        other = "height" if changed == "width" else "width"
-        derived = value * h / w if changed == "width" else value * w / h
-        self.query_one(f"#param-{other}", Input).value = str(max(8, round(derived / 8) * 8))
-
-    def on_button_pressed(self, event: Any) -> None:
-        button_id = event.button.id
-        if button_id == "pick-model":
-            event.stop()
-            self.action_pick_model()
-        elif button_id == "match-input":
-            event.stop()
-            self.action_match_input()
-
     def action_match_input(self) -> None:
-        image = self.form.file("image").loaded
-        if not isinstance(image, imaging.LoadedImage):
-            self.notify("Pick an input image first.", severity="warning")
-            return
-        width, height = size_from_input(image.size, self.model)
-        self.query_one("#param-width", Input).value = str(width)
-        self.query_one("#param-height", Input).value = str(height)
+        self.form.size_tools.match()
+
+    @on(SizeTools.Unmatched)
+    def _on_unmatched(self) -> None:
+        self.notify("Pick an input image first.", severity="warning")
 
     # --- history ------------------------------------------------------------------------------------
     def action_history(self) -> None:
@@ -554,8 +570,20 @@ class MainScreen(Screen[None]):
         self.form.file("image").focus()
 
     # --- focus, toggles, commands --------------------------------------------------------------------
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if self.form in event.widget.ancestors:
+            self._form_focus = event.widget
+
     def action_focus_form(self) -> None:
-        self.form.focus_next()  # type: ignore[attr-defined]
+        """Back to the field last focused in the form, else its first field."""
+        last = self._form_focus
+        if last is not None and last.is_attached and last.focusable:
+            last.focus()
+        elif first := next((w for w in self.form.query("*") if w.focusable), None):
+            first.focus()
+
+    def action_lock_aspect(self) -> None:
+        self.form.size_tools.toggle_lock()
 
     def action_focus_jobs(self) -> None:
         self.jobs.focus()
@@ -568,25 +596,19 @@ class MainScreen(Screen[None]):
         self.notify("Deprecated fields shown" if shown else "Deprecated fields hidden", timeout=2)
         self.save_state()
 
-    def commands(self) -> Iterator[SystemCommand]:
-        yield SystemCommand("Submit", "Quote, confirm if needed, and submit the job", self.action_submit)
-        yield SystemCommand("Quote now", "Ask for the cost of the current form (dry run)", self.action_quote)
-        yield SystemCommand("Pick a model", "List the models that can do inpaint + IP-Adapter", self.action_pick_model)
-        yield SystemCommand("Match input size", "Set width and height from the input image",
-                            self.action_match_input)
-        yield SystemCommand("Mask editor", "Make or shape the mask over the input, from the keyboard",
-                            self.action_edit_mask)
-        yield SystemCommand("Show inputs", "Preview the input with its mask, and the references",
-                            self.action_preview_inputs)
-        yield SystemCommand("Toggle deprecated fields", "Show or hide the deprecated parameters",
-                            self.action_toggle_deprecated)
-        yield SystemCommand("History", "Past runs: reopen, re-run, use a result as input, star or discard",
-                            self.action_history)
-        yield SystemCommand("Focus form", "Move to the parameter form", self.action_focus_form)
-        yield SystemCommand("Focus jobs", "Move to the job panel", self.action_focus_jobs)
-        yield SystemCommand("Focus preview", "Move to the preview", self.action_focus_preview)
-        yield SystemCommand("Cancel selected job", "Ask the server to cancel the job selected in the job panel",
-                            self.jobs.action_cancel)
+    def target(self, action: Action) -> DOMNode | None:
+        """Where the palette runs ``action``: the focused file field (else the first where it applies), the
+        reference list, the job panel, the preview, or this screen."""
+        where = action.where[0]
+        if where is Where.FILE:
+            focused = next((a for a in self.focused.ancestors_with_self if isinstance(a, FileField)), None) \
+                if self.focused else None
+            fields = [focused] if focused else [self.form.file("image"), self.form.file("mask")]
+            name = action.action.split("(")[0]
+            return next((f for f in fields if f.check_action(name, ())), fields[0])
+        nodes: dict[Where, DOMNode] = {Where.REFERENCES: self.form.references, Where.JOBS: self.jobs,
+                                       Where.PREVIEW: self.query_one(Preview)}
+        return nodes.get(where, self)
 
     # --- persistence -------------------------------------------------------------------------------------
     def save_state(self) -> None:

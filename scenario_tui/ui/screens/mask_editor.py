@@ -19,13 +19,13 @@ from PIL import Image
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input
 
 from scenario_tui.core import imaging, masks
 from scenario_tui.ui.screens.confirm import ConfirmScreen
+from scenario_tui.ui.actions import Where, bindings
 from scenario_tui.ui.services import app_of
 from scenario_tui.ui.widgets.chrome import KeyFooter, TextBar
 from scenario_tui.ui.widgets.mask_canvas import Grid, MaskCanvas, fit
@@ -90,29 +90,7 @@ class MaskEditor(Screen[Path | None]):
     MaskEditor #mask-command.-typing { background: $boost; text-style: bold; }
     """
 
-    BINDINGS = [
-        Binding("ctrl+s", "save", "Save", id="mask-save", priority=True),
-        Binding("escape", "leave", "Close", id="mask-close"),
-        Binding("ctrl+z", "undo", "Undo", id="mask-undo", priority=True),
-        Binding("ctrl+y", "redo", "Redo", id="mask-redo", priority=True),
-        Binding("up", "move(0,-1)", "Up", show=False, id="mask-up"),
-        Binding("down", "move(0,1)", "Down", show=False, id="mask-down"),
-        Binding("left", "move(-1,0)", "Left", show=False, id="mask-left"),
-        Binding("right", "move(1,0)", "Right", show=False, id="mask-right"),
-        Binding("space", "toggle_cell", "Cell", id="mask-cell"),
-        Binding("plus,equals_sign", "grid(1)", "Grid+", id="mask-grid-more"),
-        Binding("minus", "grid(-1)", "Grid-", id="mask-grid-less"),
-        Binding("g", "shape('grow')", "Grow", id="mask-grow"),
-        Binding("s", "shape('shrink')", "Shrink", id="mask-shrink"),
-        Binding("f", "shape('feather')", "Feather", id="mask-feather"),
-        Binding("right_square_bracket", "step(2)", "Step×2", show=False, id="mask-step-up"),
-        Binding("left_square_bracket", "step(0.5)", "Step÷2", show=False, id="mask-step-down"),
-        Binding("i", "invert", "Invert", id="mask-invert"),
-        Binding("h", "fill_holes", "Fill holes", id="mask-fill"),
-        Binding("n", "clear", "Clear", show=False, id="mask-clear"),
-        Binding("ctrl+o", "open_file", "Open…", id="mask-open"),
-        Binding("colon,slash", "type_command", "Type", id="mask-type"),
-    ]
+    BINDINGS = bindings(Where.MASK_EDITOR)
 
     @dataclass
     class Updated(Message):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Protocol, cast
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -13,8 +11,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.worker import Worker, WorkerState
 
-from scenario_tui.core.api import ApiError, ForbiddenError, GoneError, ModelInfo, ScenarioClient
+from scenario_tui.core.api import ApiError, ForbiddenError, GoneError, ModelInfo
 from scenario_tui.core.boundary import printable
+from scenario_tui.ui.services import app_of
 
 LOADING = "Loading models…"
 EMPTY = (
@@ -22,10 +21,6 @@ EMPTY = (
     "Scenario retired SD 1.5/SDXL types in 2026; type a model id and press Enter."
 )
 _GROUP = "list-models"
-
-
-class _Host(Protocol):
-    client: ScenarioClient
 
 
 def failure_text(error: BaseException) -> str:
@@ -80,7 +75,7 @@ class ModelPicker(ModalScreen[ModelInfo | str | None]):
 
     @work(exclusive=True, group=_GROUP, exit_on_error=False)
     async def _load(self) -> list[ModelInfo]:
-        return await cast(_Host, self.app).client.list_models()
+        return await app_of(self).client.list_models()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker

@@ -9,12 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Literal, Protocol, Self, cast
+from typing import TYPE_CHECKING, Literal, Self
 
 from PIL.Image import Image as PILImage
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.reactive import reactive
@@ -35,11 +34,14 @@ from scenario_tui.core.imaging import (
     thumbnail,
 )
 from scenario_tui.core.params import looks_like_asset_id
+from scenario_tui.ui.actions import Where, bindings
 from scenario_tui.ui.images import thumbnail_class
 from scenario_tui.ui.paths import shown_path
-from scenario_tui.ui.state import UiState
-from scenario_tui.ui.timings import Timings
+from scenario_tui.ui.services import app_of
 from scenario_tui.ui.widgets.buttons import ShortcutButton
+
+if TYPE_CHECKING:
+    from scenario_tui.ui.app import ScenarioApp
 
 Role = Literal["image", "mask", "reference"]
 
@@ -57,14 +59,6 @@ _PLACEHOLDERS: dict[Role, str] = {  # short: they must fit the field at 80 colum
     "reference": "image file or asset id",
     "mask": "mask file, white=repaint",
 }
-
-
-class _Host(Protocol):
-    """What FileField needs from the app."""
-
-    image_cls: type[Widget] | None
-    ui_state: UiState
-    timings: Timings
 
 
 def is_image_path(path: Path) -> bool:
@@ -241,10 +235,7 @@ class FileField(Widget):
     FileField .file-edit { width: auto; margin-left: 1; }
     """
 
-    BINDINGS = [
-        Binding("ctrl+o", "browse", "Browse", id="browse"),
-        Binding("ctrl+t", "resize_mask", "Resize mask", id="resize-mask"),
-    ]
+    BINDINGS = bindings(Where.FILE)
 
     image_size: reactive[tuple[int, int] | None] = reactive(None, init=False)
     """Size of the input image; a mask of another size is refused with an offer to resize it."""
@@ -282,13 +273,14 @@ class FileField(Widget):
         self._reading = False
 
     @property
-    def _host(self) -> _Host:
-        return cast(_Host, self.app)
+    def _host(self) -> ScenarioApp:
+        return app_of(self)
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="file-row"):
             yield self._input
-            yield ShortcutButton("Browse…", classes="file-browse", tooltip="Browse (ctrl+o)")
+            keys = self._host.keys_text("browse")
+            yield ShortcutButton("Browse…", classes="file-browse", tooltip=f"Browse ({keys})")
         with Horizontal(classes="file-status"):
             if (image_cls := thumbnail_class(self._host.image_cls)) is not None:
                 self._thumb = image_cls(classes="file-thumb")

@@ -8,22 +8,26 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from textual import events, on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static, Switch, TextArea
 
+from scenario_tui.core import imaging
 from scenario_tui.core import params as P
+from scenario_tui.ui.services import app_of
 from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.references import ReferenceList
 from scenario_tui.ui.widgets.buttons import ShortcutButton
 from scenario_tui.ui.widgets.chrome import Section, TextBar
 from scenario_tui.ui.widgets.crop import ContextCrop
+from scenario_tui.ui.widgets.size import SizeTools
 
 # A tiny valid PNG standing in for a loaded file while typing: the model checks presence and
 # form, the real data URL is built only when quoting or submitting.
@@ -123,6 +127,16 @@ class ParamForm(VerticalScroll):
             super().__init__()
             self.param = param
 
+    @dataclass
+    class ModelTyped(Message):
+        """The model id field changed (typed or set): its facts are unknown until it is looked up."""
+
+        model_id: str
+
+    @dataclass
+    class ModelListWanted(Message):
+        """The "List…" button next to the model id was pressed."""
+
     def __init__(self, values: dict[str, Any], *, show_deprecated: bool = False, **kw: Any) -> None:
         super().__init__(can_focus=False, **kw)
         self._initial = values
@@ -162,9 +176,10 @@ class ParamForm(VerticalScroll):
         elif name == "ipAdapterImages":
             yield ParamRow(name, ReferenceList(id="references"), stacked=True)
         elif name == "modelId":
+            keys = app_of(self).keys_text("pick-model")
             yield ParamRow(name, Input(str(value or ""), placeholder="model id", id="param-modelId",
                                        compact=True),
-                           ShortcutButton("List…", id="pick-model", tooltip="List compatible models (ctrl+l)"))
+                           ShortcutButton("List…", id="pick-model", tooltip=f"List compatible models ({keys})"))
             yield TextBar(id="model-info")
         elif name == "seed":
             mode = self._initial.get("_seed_mode", "random")
@@ -173,9 +188,7 @@ class ParamForm(VerticalScroll):
                                  validate_on=(), disabled=mode == "random", compact=True))
         elif name == "height":
             yield ParamRow(name, _widget_for(name, value))
-            yield Horizontal(Button("Match input", id="match-input", compact=True),
-                             Label("Lock aspect", classes="switch-label"), Switch(id="aspect-lock"),
-                             classes="size-tools")
+            yield SizeTools(id="size-tools")
         else:
             yield ParamRow(name, _widget_for(name, value), stacked=P.PARAM_INFO[name].kind == "prompt")
 
@@ -238,6 +251,17 @@ class ParamForm(VerticalScroll):
     @property
     def seed_mode(self) -> str:
         return str(self.query_one("#seed-mode", Select).value)
+
+    def focus_field(self, name: str) -> None:
+        self.query_one(f"#param-{name}").focus()
+
+    def show_model_info(self, text: str) -> None:
+        """The line under the model id: what the model is, or why it couldn't be checked."""
+        self.query_one("#model-info", TextBar).text = text
+
+    @property
+    def size_tools(self) -> SizeTools:
+        return self.query_one(SizeTools)
 
     def plain_names(self) -> list[str]:
         return [n for n in P.PARAM_INFO if n not in _NO_ROW | _FILES]
@@ -359,11 +383,34 @@ class ParamForm(VerticalScroll):
         control = getattr(event, "control", None)
         if control is not None and control.id == "seed-mode":
             self.query_one("#param-seed", Input).disabled = self.seed_mode == "random"
+        if isinstance(event, Input.Changed) and control is not None:
+            if control.id == "param-modelId":
+                self.post_message(self.ModelTyped(event.value.strip()))
+            elif control.id in ("param-width", "param-height") and control.has_focus:  # the user's typing only
+                self.size_tools.follow(control.id.removeprefix("param-"), event.value)
         self._changed(control)
+
+    @on(SizeTools.Wanted)
+    def _on_size_wanted(self, event: SizeTools.Wanted) -> None:
+        event.stop()
+        if event.width is not None:
+            self.set_text("width", str(event.width))
+        if event.height is not None:
+            self.set_text("height", str(event.height))
+
+    @on(Button.Pressed, "#pick-model")
+    def _on_pick_model(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.post_message(self.ModelListWanted())
 
     @on(FileField.Changed)
     @on(ReferenceList.Changed)
     def _on_file(self, event: Message) -> None:
-        # not stopped: the screen also reacts to files (preview, mask size)
+        # not stopped: the screen also reacts to files (preview)
         control = getattr(event, "file_field", None) or getattr(event, "reference_list", None)
+        if isinstance(control, FileField) and control.id == "file-image" and not control.reading:
+            image = control.loaded
+            size = image.size if isinstance(image, imaging.LoadedImage) else None
+            self.file("mask").image_size = size
+            self.size_tools.image_size = size
         self._changed(control)

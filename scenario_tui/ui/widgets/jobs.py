@@ -12,7 +12,6 @@ from typing import Any
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.reactive import reactive
@@ -24,6 +23,7 @@ from scenario_tui.core.api import ApiError
 from scenario_tui.core.boundary import printable
 from scenario_tui.core.engine import Event, FileSaved, NeedsDecision, Notice, RunChanged
 from scenario_tui.core.store import Run, RunState
+from scenario_tui.ui.actions import Where, bindings
 from scenario_tui.ui.paths import shown_path
 from scenario_tui.ui.services import app_of
 
@@ -282,13 +282,7 @@ class JobPanel(Widget, can_focus=True):
     JobPanel:focus JobRow.-selected { background: $accent 30%; }
     """
 
-    BINDINGS = [
-        Binding("up", "select(-1)", "Previous job", show=False),
-        Binding("down", "select(1)", "Next job", show=False),
-        Binding("enter", "show", "Show results", id="show-results"),
-        Binding("c", "cancel", "Cancel job", id="cancel-job"),
-        Binding("q", "app.quit", "Quit", show=False, id="quit-q"),  # not in the form: q is too easy to hit there
-    ]
+    BINDINGS = bindings(Where.JOBS)
 
     selected_key: reactive[str | None] = reactive(None, init=False)
 
@@ -312,6 +306,14 @@ class JobPanel(Widget, can_focus=True):
         def __init__(self, event: Event) -> None:
             super().__init__()
             self.event = event
+
+    @dataclass
+    class Noted(Message):
+        """A worker's note on a run, shown on the UI's own turn; ``ended``: the run is no longer followed."""
+
+        run_id: str
+        note: str
+        ended: bool = False
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
@@ -361,8 +363,7 @@ class JobPanel(Widget, can_focus=True):
         if run.unfinished:
             self._followed[self._follow(run.id)] = run.id
 
-    @work(group="cancel", exit_on_error=False)
-    async def cancel(self, entry: JobEntry) -> None:
+    def cancel(self, entry: JobEntry) -> None:
         """Ask the server to cancel; the job's real end still comes from polling."""
         if not entry.running:
             self._note(entry, f"this job has already ended ({entry.state})")
@@ -371,15 +372,20 @@ class JobPanel(Widget, can_focus=True):
             self._note(entry, "still submitting: there is no job to cancel yet")
             return
         self._note(entry, "asking the server to cancel…")
+        self._ask_cancel(entry.key)
+
+    @work(group="cancel", exit_on_error=False)
+    async def _ask_cancel(self, run_id: str) -> None:
         try:
-            outcome = await app_of(self).engine.cancel(entry.key)
+            outcome = await app_of(self).engine.cancel(run_id)
         except ApiError as exc:
-            self._note(entry, f"cancel failed: {exc}; the job keeps running")
+            self.post_message(self.Noted(run_id, f"cancel failed: {exc}; the job keeps running"))
             return
         if outcome.accepted:
-            self._note(entry, "cancel requested")
+            self.post_message(self.Noted(run_id, "cancel requested"))
         else:
-            self._note(entry, f"the server refused to cancel: {outcome.message}; the job keeps running")
+            self.post_message(self.Noted(run_id, f"the server refused to cancel: {outcome.message}; "
+                                                 "the job keeps running"))
 
     # ------------------------------------------------------------------ actions
 
@@ -395,8 +401,27 @@ class JobPanel(Widget, can_focus=True):
             self.post_message(self.Selected(entry))
 
     def action_cancel(self) -> None:
-        if entry := self.selected:
-            self.cancel(entry)
+        """Cancel the selected job after a yes (the safe answer, No, is the default); a job that can't be
+        canceled is told at once."""
+        entry = self.selected
+        if entry is None:
+            return
+        if not entry.running or entry.job_id is None:
+            self.cancel(entry)  # says why there is nothing to cancel
+            return
+        from scenario_tui.ui.screens.confirm import ConfirmScreen
+
+        prompt = " ".join(entry.run.prompt.split())
+        prompt = prompt if len(prompt) <= 60 else prompt[:59] + "…"
+        cost = f", {entry.cost:g} CU" if entry.cost is not None else ""
+        question = printable(f"Cancel job {entry.job_id} ({entry.state}{cost}: \"{prompt}\")? The server may "
+                             "refuse; the job's real end comes from following it.")
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.cancel(entry)
+
+        self.app.push_screen(ConfirmScreen(question, yes="Cancel job", no="Keep it"), answer)
 
     # ------------------------------------------------------------------ following runs
 
@@ -410,11 +435,17 @@ class JobPanel(Widget, can_focus=True):
         try:
             await app_of(self).engine.follow(run_id)
         except (ApiError, OSError) as exc:
-            entry = self._entry(run_id)
-            if entry is not None:
-                self._note(entry, f"following stopped: {exc} (the job may still be running; it is taken up "
-                                  "again at the next start)")
-                self.post_message(self.Finished(entry))
+            self.post_message(self.Noted(run_id, f"following stopped: {exc} (the job may still be running; it is "
+                                                 "taken up again at the next start)", ended=True))
+
+    @on(Noted)
+    def _on_noted(self, message: Noted) -> None:
+        entry = self._entry(message.run_id)
+        if entry is None:
+            return
+        self._note(entry, message.note)
+        if message.ended:
+            self.post_message(self.Finished(entry))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """A follower that crashed ends its run's tracking, not the app."""

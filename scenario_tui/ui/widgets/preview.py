@@ -6,13 +6,12 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from PIL import Image
 from rich.text import Text
 from textual import events, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Container
 from textual.widget import Widget
 from textual.widgets import Static
@@ -20,8 +19,10 @@ from textual.worker import get_current_worker
 
 from scenario_tui.core import compare
 from scenario_tui.core.imaging import ImageProblem, contact_sheet, load_image, read_mask, thumbnail
+from scenario_tui.ui.actions import Where, bindings
 from scenario_tui.ui.images import cell_size, in_colour, is_graphics, remeasure_cell_size
 from scenario_tui.ui.paths import shown_path
+from scenario_tui.ui.services import app_of
 
 WATCH_INTERVAL = 0.25
 """How often a pixel-drawing preview checks that it is still on screen at the right cell size."""
@@ -175,15 +176,7 @@ class Preview(Widget, can_focus=True):
     Preview #preview-caption { height: 1; color: $text-muted; }
     """
 
-    BINDINGS = [
-        Binding("right,]", "step(1)", "Next image", id="next-image"),
-        Binding("left,[", "step(-1)", "Previous image", id="previous-image"),
-        Binding("g", "grid", "Grid", id="grid"),
-        Binding("b", "compare('before')", "Before/after", id="compare-flip"),
-        Binding("v", "compare('side')", "Side by side", id="compare-side"),
-        Binding("d", "compare('diff')", "Difference", id="compare-diff"),
-        Binding("q", "app.quit", "Quit", show=False, id="quit-q"),  # not in the form: q is too easy to hit there
-    ]
+    BINDINGS = bindings(Where.PREVIEW)
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
@@ -205,7 +198,7 @@ class Preview(Widget, can_focus=True):
 
     @property
     def _image_cls(self) -> type[Widget] | None:
-        return cast(Any, self.app).image_cls
+        return app_of(self).image_cls
 
     def on_mount(self) -> None:
         self._redraw()

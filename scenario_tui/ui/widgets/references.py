@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from textual import on
 from textual.app import ComposeResult
 from textual.await_complete import AwaitComplete
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.dom import DOMNode
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Input
 
+from scenario_tui.ui.actions import Where, bindings
+from scenario_tui.ui.services import app_of
 from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.buttons import ShortcutButton
 
@@ -37,7 +38,8 @@ class ReferenceRow(Horizontal):
     def compose(self) -> ComposeResult:
         yield self.field
         yield self.scale
-        yield ShortcutButton("Remove", classes="reference-remove", tooltip="Remove this reference (alt+x)")
+        keys = app_of(self).keys_text("remove-reference")
+        yield ShortcutButton("Remove", classes="reference-remove", tooltip=f"Remove this reference ({keys})")
 
 
 class ReferenceList(Widget):
@@ -49,12 +51,7 @@ class ReferenceList(Widget):
     ReferenceList > .reference-add { width: auto; }
     """
 
-    BINDINGS = [
-        Binding("ctrl+n", "add_row", "Add reference", id="add-reference"),
-        Binding("alt+x", "remove_row", "Remove reference", id="remove-reference"),
-        Binding("alt+up", "move_row(-1)", "Move reference up", id="reference-up"),
-        Binding("alt+down", "move_row(1)", "Move reference down", id="reference-down"),
-    ]
+    BINDINGS = bindings(Where.REFERENCES)
 
     class Changed(Message):
         """Posted on any change: a file loaded, a scale typed, a row added, removed or moved."""
@@ -74,7 +71,8 @@ class ReferenceList(Widget):
     def compose(self) -> ComposeResult:
         with self._rows:
             yield ReferenceRow()
-        yield ShortcutButton("+ Add reference", classes="reference-add", tooltip="Add a reference (ctrl+n)")
+        keys = app_of(self).keys_text("add-reference")
+        yield ShortcutButton("+ Add reference", classes="reference-add", tooltip=f"Add a reference ({keys})")
 
     def rows(self) -> list[tuple[FileField, str]]:
         """(file field, scale text) per row, in order; the scale text is unchecked."""
