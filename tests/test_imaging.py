@@ -278,6 +278,28 @@ def test_loaded_image_is_independent_of_the_file(rgb_png: Path) -> None:
     assert loaded.image.copy().getpixel((0, 0)) == (10, 120, 200)
 
 
+def _images_made() -> int:
+    """How many images Pillow has made in this process (each decode, copy or conversion is one)."""
+    return int(Image.core.get_stats()["new_count"])
+
+
+def test_an_rgb_file_is_decoded_once_and_not_copied(rgb_png: Path) -> None:
+    before = _images_made()
+    loaded = load_image(rgb_png)
+    assert _images_made() - before == 1  # a copy would hold the file's pixels twice while loading
+    assert type(loaded.image) is Image.Image  # not the file's PngImageFile, with its reader
+
+
+def test_a_download_is_checked_by_decoding_it_once(tmp_path: Path, rgb_png: Path) -> None:
+    before = _images_made()
+    assert imaging.check_decodes(rgb_png) == load_image(rgb_png).size
+    assert _images_made() - before == 2  # one for the check (no converted copy), one for load_image
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(rgb_png.read_bytes()[:-40])
+    with pytest.raises(ImageProblem, match="cut.png: the image data is truncated or corrupt"):
+        imaging.check_decodes(cut)
+
+
 def test_animated_gif_uses_first_frame(tmp_path: Path) -> None:
     frames = [Image.new("RGB", (16, 16), colour) for colour in ((255, 0, 0), (0, 255, 0), (0, 0, 255))]
     path = tmp_path / "anim.gif"

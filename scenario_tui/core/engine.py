@@ -713,7 +713,7 @@ def _check_image(path: Path, claimed: str | None) -> None:
     if actual is None or (claimed is not None and claimed.lower() in _EXTENSIONS and actual != claimed.lower()):
         raise ProtocolError(f"the download is not the {claimed or 'image'} it claims to be")
     try:
-        imaging.load_image(path)
+        imaging.check_decodes(path)
     except imaging.ImageProblem as exc:
         raise ProtocolError(f"the download is not a usable image ({exc})") from None
 

@@ -336,13 +336,27 @@ def load_image(path: str | Path) -> LoadedImage:
         ) from None
     return LoadedImage(
         path=read.path,
-        image=rgb.copy() if rgb is read.image else rgb,
+        image=rgb._new(rgb.im) if rgb is read.image else rgb,  # a plain Image of the same pixels, not a copy
         source_format=read.source_format,
         source_mode=read.source_mode,
         file_size=read.file_size,
         notes=(*read.notes, *conversion_notes),
         sha256=read.sha256,
     )
+
+
+def check_decodes(path: str | Path) -> tuple[int, int]:
+    """Decode a file's first frame, refusing what ``load_image`` refuses as unreadable; its (width, height).
+
+    For files that are only checked (downloads): the pixels are dropped at once, with no converted copy.
+    """
+    p = Path(path)
+    name = _label(p, "image")
+    fh, _ = _open_file(p, name)
+    with fh:
+        im, _ = _decode_first_frame(fh, name, p)
+    with im:
+        return im.size
 
 
 def read_mask(path: str | Path) -> LoadedMask:

@@ -47,7 +47,8 @@ def paint(scene: Scene, seed: int) -> Image.Image:
     if mask.size != scene.size:
         mask = mask.resize(scene.size, Image.Resampling.NEAREST)
     repainted = Image.blend(base, pattern(scene.size, palette(scene), seed), scene.strength)
-    return Image.composite(repainted, base, mask.point(_THRESHOLD))
+    base.paste(repainted, None, mask.point(_THRESHOLD))  # Image.composite, without a copy of ``base``
+    return base
 
 
 def palette(scene: Scene) -> tuple[Rgb, Rgb, Rgb]:
@@ -78,12 +79,15 @@ def average_color(image: Image.Image) -> Rgb:
 def pattern(size: tuple[int, int], stops: Sequence[Rgb], seed: int) -> Image.Image:
     """Smooth blobs with finer detail and directional shading, coloured from dark to light ``stops``."""
     rng = random.Random(seed)
-    field = Image.blend(_noise(size, _COARSE_CELLS, rng), _noise(size, _FINE_CELLS, rng), _FINE_WEIGHT)
     dark, middle, light = stops
-    colored = ImageOps.colorize(ImageOps.autocontrast(field), black=dark, white=light, mid=middle)
+    colored = ImageOps.colorize(
+        ImageOps.autocontrast(Image.blend(_noise(size, _COARSE_CELLS, rng), _noise(size, _FINE_CELLS, rng),
+                                          _FINE_WEIGHT)), black=dark, white=light, mid=middle)
     light_ramp = Image.linear_gradient("L").rotate(rng.uniform(0, 360), Image.Resampling.BILINEAR, fillcolor=128)
     shade = ImageOps.autocontrast(light_ramp.crop((64, 64, 192, 192))).resize(size, Image.Resampling.BILINEAR)
-    return Image.blend(colored, ImageChops.multiply(colored, shade.convert("RGB")), _SHADING)
+    shaded = ImageChops.multiply(colored, shade.convert("RGB"))
+    del shade  # each 2048² intermediate is dropped as soon as it is used: fewer alive at once
+    return Image.blend(colored, shaded, _SHADING)
 
 
 def swatch(colors: tuple[Rgb, Rgb], size: tuple[int, int], seed: int) -> Image.Image:

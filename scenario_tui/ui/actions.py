@@ -82,9 +82,17 @@ ACTIONS: tuple[Action, ...] = (
     _a("quote", "f5", "quote", "Quote", "Quote now", "Ask for the cost of the form as it is (a dry run)", Where.MAIN),
     _a("history", "f6", "history", "History", "History of runs",
        "Past runs: filter, open one's parameters, re-run, star or discard results", Where.MAIN),
-    _a("focus-form", "f2", "focus_form", "Form", "Focus form", "Move to the parameter form", Where.MAIN),
-    _a("focus-jobs", "f3", "focus_jobs", "Jobs", "Focus jobs", "Move to the job panel", Where.MAIN),
-    _a("focus-preview", "f4", "focus_preview", "Preview", "Focus preview", "Move to the preview", Where.MAIN),
+    # Focus moves are priority: handled as the key arrives, so keys typed right after it (a burst over SSH,
+    # a paste) go to the newly focused field, not the one being left.
+    _a("focus-form", "f2", "focus_form", "Form", "Focus form", "Move to the parameter form", Where.MAIN,
+       priority=True),
+    _a("focus-jobs", "f3", "focus_jobs", "Jobs", "Focus jobs", "Move to the job panel", Where.MAIN, priority=True),
+    _a("focus-preview", "f4", "focus_preview", "Preview", "Focus preview", "Move to the preview", Where.MAIN,
+       priority=True),
+    _a("focus-next", "tab", "app.focus_next", "Next field", "Next field", "Move to the next field", Where.MAIN,
+       show=False, priority=True, palette=False),
+    _a("focus-previous", "shift+tab", "app.focus_previous", "Previous field", "Previous field",
+       "Move to the previous field", Where.MAIN, show=False, priority=True, palette=False),
     _a("mask-editor", "f7", "edit_mask", "Mask", "Mask editor",
        "Make or shape the mask over the input, from the keyboard", Where.MAIN),
     _a("preview-inputs", "f8", "preview_inputs", "Inputs", "Show inputs",
@@ -300,7 +308,7 @@ def clashes(keymap: Mapping[str, str]) -> list[str]:
     bound = [(a, key) for a in ACTIONS if a.keys for key in keys_of(a.id, keymap)]
     for i, (a, key) in enumerate(bound):
         for b, other_key in bound[i + 1:]:
-            if key == other_key and a.id != b.id and any(live_together(x, y) for x in a.where for y in b.where):
+            if key == other_key and key not in _RESERVED and a.id != b.id and any(live_together(x, y) for x in a.where for y in b.where):
                 remapped = [x.id for x in (a, b) if x.id in keymap]
                 found.append(f"{', '.join(remapped) or a.id}: {key} is the key of both {a.title!r} ({a.id}) "
                              f"and {b.title!r} ({b.id})")

@@ -415,3 +415,20 @@ def test_the_launcher_prints_keymap_warnings_and_never_exits_0_after_a_crash(
     assert f"warning: {config}: [keymap] quote = 'ctrl+': no key after the modifier; the default keys are kept" in err
     assert "scenario-tui stopped on an error (shown above)." in err
     assert runs == [{"mouse": False}]
+
+
+async def test_keys_right_after_tab_or_f3_go_to_the_newly_focused_widget(harness: Callable[..., Harness],
+                                                                          inputs: dict[str, str]) -> None:
+    app = harness(ui_state=UiState()).app
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(app, pilot, model=FLUX)
+        image = await focus(app, pilot, "#file-image Input")
+        for key in ("r", "1", ".", "p", "n", "g", "tab", "m", ".", "p", "n", "g"):
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await settle(app, pilot)
+        assert isinstance(image, Input) and image.value == "r1.png"  # was "r1.pngm.png": tab came too late
+        assert widget(app, "#file-mask Input").value == "m.png"  # type: ignore[attr-defined]
+        for key in ("f3", "q"):  # q in the job panel quits; in the mask field it is a letter
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await pilot.pause()
+        assert widget(app, "#file-mask Input").value == "m.png"  # type: ignore[attr-defined]

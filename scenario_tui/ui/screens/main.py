@@ -574,22 +574,24 @@ class MainScreen(Screen[None]):
         if self.form in event.widget.ancestors:
             self._form_focus = event.widget
 
+    # The focus keys move the focus at once (``set_focus``, not ``focus()``, which waits a turn), so keys
+    # typed right after them go to the widget they name.
     def action_focus_form(self) -> None:
         """Back to the field last focused in the form, else its first field."""
         last = self._form_focus
         if last is not None and last.is_attached and last.focusable:
-            last.focus()
+            self.set_focus(last)
         elif first := next((w for w in self.form.query("*") if w.focusable), None):
-            first.focus()
+            self.set_focus(first)
 
     def action_lock_aspect(self) -> None:
         self.form.size_tools.toggle_lock()
 
     def action_focus_jobs(self) -> None:
-        self.jobs.focus()
+        self.set_focus(self.jobs)
 
     def action_focus_preview(self) -> None:
-        self.query_one(Preview).focus()
+        self.set_focus(self.query_one(Preview))
 
     def action_toggle_deprecated(self) -> None:
         shown = self.form.toggle_deprecated()
