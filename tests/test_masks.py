@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -412,3 +413,23 @@ def test_feather_around_a_small_area_equals_a_blur_of_the_whole_image() -> None:
 
     m = square(90, 80, 110, 95, (200, 180))
     assert ImageChops.difference(masks.feather(m, 6), m.filter(ImageFilter.GaussianBlur(3))).getbbox() is None
+
+
+@pytest.mark.parametrize(("line", "step"), [
+    ("rect 10%,10%,30%,40%", "--rect 10%,10%,30%,40%"),
+    ("-rect 1, 2, 3, 4", "--subtract-rect 1,2,3,4"),
+    ("ellipse 0,0,5,5", "--ellipse 0,0,5,5"),
+    ("-ellipse 0,0,5,5", "--subtract-ellipse 0,0,5,5"),
+    ("GROW 8", "--grow 8"), ("fill", "--fill-holes"), ("--invert", "--invert"), ("cells 1,2", "--cells 1,2"),
+])
+def test_typed_commands_are_the_cli_steps(line: str, step: str) -> None:
+    assert str(masks.parse_command(line)) == step
+
+
+@pytest.mark.parametrize(("line", "says"), [
+    ("bogus 1", "'bogus': not a command"), ("rect", "rect needs a value"), ("invert 3", "takes no value"),
+    ("rect 1,2,3", "expected X,Y,W,H"), ("", "type a command"), ("grow -2", "not a whole number"),
+])
+def test_bad_typed_commands_say_why(line: str, says: str) -> None:
+    with pytest.raises(masks.MaskError, match=re.escape(says)):
+        masks.parse_command(line)

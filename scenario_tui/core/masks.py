@@ -576,3 +576,33 @@ def paste_back(full: Image.Image, result: Image.Image, mask: Image.Image, box: t
     out = full.copy()
     out.paste(region, (x0, y0), paste_alpha(mask.crop(box), px))
     return out
+
+
+# --- typed commands -----------------------------------------------------------------------------
+
+_WORDS: dict[str, StepName] = {
+    "rect": "rect", "ellipse": "ellipse", "-rect": "subtract-rect", "-ellipse": "subtract-ellipse",
+    "grid": "grid", "cells": "cells", "-cells": "subtract-cells", "grow": "grow", "shrink": "shrink",
+    "feather": "feather", "invert": "invert", "fill-holes": "fill-holes", "fill": "fill-holes",
+    "threshold": "threshold", **{name: name for name in STEPS}}
+COMMAND_HELP = "rect X,Y,W,H · ellipse X,Y,W,H · -rect / -ellipse to subtract (px or %) · grow N · " \
+               "shrink N · feather N · invert · fill · threshold N"
+
+
+def parse_command(text: str) -> Step:
+    """One typed line as a step: the command-line option's name (or ``-rect`` for ``subtract-rect``) and its value.
+
+    ``rect 10%,10%,30%,40%`` is ``--rect 10%,10%,30%,40%``; spaces after the commas are allowed.
+    """
+    word, _, rest = text.strip().partition(" ")
+    name = _WORDS.get(word.lower().lstrip("-") if word.startswith("--") else word.lower())
+    if name is None:
+        raise MaskError(f"{word!r}: not a command (try {COMMAND_HELP})" if word else f"type a command: {COMMAND_HELP}")
+    rest = rest.replace(" ", "")
+    if name in ("invert", "fill-holes"):
+        if rest:
+            raise MaskError(f"{word} takes no value")
+        return Step(name)
+    if not rest:
+        raise MaskError(f"{word} needs a value")
+    return parse_step(name, rest)

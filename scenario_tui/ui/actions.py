@@ -27,6 +27,7 @@ class Where(Enum):
     JOBS = "Job panel"
     PREVIEW = "Preview"
     HISTORY = "History screen"
+    MASK_EDITOR = "Mask editor"
 
 
 # Places whose keys are live at the same time (the focus is in both): a key may do one thing only there.
@@ -92,6 +93,8 @@ ACTIONS: tuple[Action, ...] = (
        show=False, priority=True, palette=False),
     _a("focus-previous", "shift+tab", "app.focus_previous", "Previous field", "Previous field",
        "Move to the previous field", Where.MAIN, show=False, priority=True, palette=False),
+    _a("mask-editor", "f7", "edit_mask", "Mask", "Mask editor",
+       "Make or shape the mask over the input, from the keyboard", Where.MAIN),
     _a("preview-inputs", "f8", "preview_inputs", "Inputs", "Show inputs",
        "Preview the input with its mask, and the references", Where.MAIN),
     _a("toggle-deprecated", "f9", "toggle_deprecated", "Deprecated", "Show or hide deprecated fields",
@@ -126,6 +129,12 @@ ACTIONS: tuple[Action, ...] = (
        "Show the previous image in the preview", Where.PREVIEW),
     _a("grid", "g", "grid", "Grid", "Grid of all images", "Show every image of the preview side by side",
        Where.PREVIEW),
+    _a("compare-flip", "b", "compare('before')", "Before/after", "Before and after",
+       "Flip between a result and the input it was made from", Where.PREVIEW),
+    _a("compare-side", "v", "compare('side')", "Side by side", "Before and after side by side",
+       "The input and the result side by side", Where.PREVIEW),
+    _a("compare-diff", "d", "compare('diff')", "Difference", "Difference from the input",
+       "Changed pixels highlighted; those changed outside the mask counted and flagged", Where.PREVIEW),
     _a("quit-q", "q", "app.quit", "Quit", "Quit", "q quits where nothing is typed", Where.JOBS, Where.PREVIEW,
        show=False, palette=False),
     _a("history-back", "escape", "back", "Back", "Back to the form", "Close the history", Where.HISTORY),
@@ -158,6 +167,46 @@ ACTIONS: tuple[Action, ...] = (
     # priority: handled as the key arrives, so the keys typed right after it already go to the filter
     _a("history-filter", "slash", "find", "Filter", "Filter runs", "Filter the runs by text", Where.HISTORY,
        priority=True),
+    _a("mask-save", "ctrl+s", "save", "Save", "Save the mask",
+       "Save under <output_dir>/masks and put it in the form", Where.MASK_EDITOR, priority=True),
+    _a("mask-close", "escape", "leave", "Close", "Close the mask editor",
+       "Close the command line, else the editor (asks before dropping changes)", Where.MASK_EDITOR),
+    _a("mask-undo", "ctrl+z", "undo", "Undo", "Undo", "Undo the last edit of the mask", Where.MASK_EDITOR,
+       priority=True),
+    _a("mask-redo", "ctrl+y", "redo", "Redo", "Redo", "Redo the edit undone", Where.MASK_EDITOR, priority=True),
+    _a("mask-up", "up", "move(0,-1)", "Up", "Grid cursor up", "Move the grid cursor up", Where.MASK_EDITOR,
+       show=False, palette=False),
+    _a("mask-down", "down", "move(0,1)", "Down", "Grid cursor down", "Move the grid cursor down",
+       Where.MASK_EDITOR, show=False, palette=False),
+    _a("mask-left", "left", "move(-1,0)", "Left", "Grid cursor left", "Move the grid cursor left",
+       Where.MASK_EDITOR, show=False, palette=False),
+    _a("mask-right", "right", "move(1,0)", "Right", "Grid cursor right", "Move the grid cursor right",
+       Where.MASK_EDITOR, show=False, palette=False),
+    _a("mask-cell", "space", "toggle_cell", "Cell", "Toggle the grid cell",
+       "Add the cursor's cell, or remove it when it is mostly there", Where.MASK_EDITOR),
+    _a("mask-grid-more", "plus,equals_sign", "grid(1)", "Grid+", "Finer grid", "One more column and row",
+       Where.MASK_EDITOR),
+    _a("mask-grid-less", "minus", "grid(-1)", "Grid-", "Coarser grid", "One column and row fewer",
+       Where.MASK_EDITOR),
+    _a("mask-grow", "g", "shape('grow')", "Grow", "Grow the mask", "Grow the area by the step", Where.MASK_EDITOR),
+    _a("mask-shrink", "s", "shape('shrink')", "Shrink", "Shrink the mask", "Shrink the area by the step",
+       Where.MASK_EDITOR),
+    _a("mask-feather", "f", "shape('feather')", "Feather", "Feather the mask", "Soften the edge by the step",
+       Where.MASK_EDITOR),
+    _a("mask-step-up", "right_square_bracket", "step(2)", "Step×2", "Double the step",
+       "Grow, shrink and feather by twice as many pixels", Where.MASK_EDITOR, show=False),
+    _a("mask-step-down", "left_square_bracket", "step(0.5)", "Step÷2", "Halve the step",
+       "Grow, shrink and feather by half as many pixels", Where.MASK_EDITOR, show=False),
+    _a("mask-invert", "i", "invert", "Invert", "Invert the mask", "Repaint what was kept and keep what was repainted",
+       Where.MASK_EDITOR),
+    _a("mask-fill", "h", "fill_holes", "Fill holes", "Fill holes", "Make enclosed black areas white",
+       Where.MASK_EDITOR),
+    _a("mask-clear", "n", "clear", "Clear", "Clear the mask", "Start again from nothing (undoable)",
+       Where.MASK_EDITOR, show=False),
+    _a("mask-open", "ctrl+o", "open_file", "Open…", "Open a mask file",
+       "Start from a mask file (resized to the input when needed)", Where.MASK_EDITOR),
+    _a("mask-type", "colon,slash", "type_command", "Type", "Type a shape",
+       "rect, ellipse, -rect, -ellipse, grow, shrink, feather, invert, fill, grid, cells", Where.MASK_EDITOR),
 )
 BY_ID = {a.id: a for a in ACTIONS}
 

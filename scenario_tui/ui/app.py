@@ -144,6 +144,7 @@ class ScenarioApp(App[int]):
         ours = {"Quit", "Keys"}  # the registry has its own quit and help
         yield from (c for c in super().get_system_commands(screen) if c.title not in ours)
         from scenario_tui.ui.screens.history import HistoryScreen
+        from scenario_tui.ui.screens.mask_editor import MaskEditor
         from scenario_tui.ui.screens.main import MainScreen
 
         for action in ACTIONS:
@@ -151,6 +152,9 @@ class ScenarioApp(App[int]):
                 continue
             if Where.APP in action.where:
                 yield self._command(action, lambda: self)
+            elif Where.MASK_EDITOR in action.where:
+                if isinstance(screen, MaskEditor):
+                    yield self._command(action, partial(lambda s: s, screen))
             elif Where.HISTORY in action.where:
                 if isinstance(screen, HistoryScreen):
                     yield self._command(action, partial(lambda s: s, screen))

@@ -170,8 +170,9 @@ def test_every_binding_comes_from_the_registry_and_defaults_do_not_clash() -> No
     from scenario_tui.ui.widgets.references import ReferenceList
 
     from scenario_tui.ui.screens.history import HistoryScreen
+    from scenario_tui.ui.screens.mask_editor import MaskEditor
 
-    for cls in (ScenarioApp, MainScreen, FileField, ReferenceList, JobPanel, Preview, HistoryScreen):
+    for cls in (ScenarioApp, MainScreen, FileField, ReferenceList, JobPanel, Preview, HistoryScreen, MaskEditor):
         for binding in cls.BINDINGS:
             assert isinstance(binding, Binding) and binding.id in BY_ID, (cls, binding)
     assert clashes({}) == []
@@ -187,14 +188,24 @@ async def test_every_action_is_in_the_palette(harness: Callable[..., Harness]) -
                   "Remove reference", "Move reference up", "Move reference down", "Resize the mask to the input",
                   "Lock aspect ratio", "Show the job's results", "Focus form", "Focus jobs", "Focus preview",
                   "Quote now", "Submit", "Pick a model", "Help: all keys", "Quit", "Cancel job", "History of runs",
-                  "Match input size", "Show inputs"}
+                  "Match input size", "Show inputs", "Mask editor", "Difference from the input"}
         assert wanted <= titles
-        assert {a.title for a in ACTIONS if a.palette and Where.HISTORY not in a.where} <= titles
+        other_screens = {Where.HISTORY, Where.MASK_EDITOR}
+        assert {a.title for a in ACTIONS if a.palette and not other_screens & set(a.where)} <= titles
         await pilot.press("f6")
         await pilot.pause()
         on_history = {c.title for c in app.get_system_commands(app.screen)}
         assert {a.title for a in ACTIONS if a.palette and Where.HISTORY in a.where} <= on_history
         assert "Focus form" not in on_history
+        from PIL import Image
+
+        from scenario_tui.ui.screens.mask_editor import MaskEditor
+
+        await app.push_screen(MaskEditor(Image.new("RGB", (8, 8))))  # its own actions only
+        await pilot.pause()
+        on_editor = {c.title for c in app.get_system_commands(app.screen)}
+        assert {a.title for a in ACTIONS if a.palette and Where.MASK_EDITOR in a.where} <= on_editor
+        assert "Focus form" not in on_editor and "Save the mask" not in titles
 
 
 def test_palette_words_must_start_words_of_the_name() -> None:

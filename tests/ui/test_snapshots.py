@@ -184,3 +184,17 @@ def test_history(snap_compare: SnapCompare, harness: Callable[..., Harness], inp
         await settle(app, pilot)
 
     assert snap_compare(h.app, terminal_size=size, run_before=prepared(listed))
+
+
+def test_mask_editor_80x24(snap_compare: SnapCompare, harness: Callable[..., Harness], inputs: dict[str, str]) -> None:
+    """The editor over the input: two grid cells, a typed ellipse, the cursor moved on, the status lines."""
+
+    async def edited(pilot: Pilot[Any]) -> None:
+        await pilot.press("f7")
+        await settle(pilot.app, pilot)
+        await pilot.press("space", "down", "space", "colon", *"ellipse 50%,40%,40%,50%", "enter", "right", "right")
+        await settle(pilot.app, pilot)
+
+    state = form_state(inputs)
+    state.mask = ""
+    assert snap_compare(harness(ui_state=state).app, terminal_size=(80, 24), run_before=prepared(edited))

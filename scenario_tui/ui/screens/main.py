@@ -31,7 +31,7 @@ from scenario_tui.ui.widgets.chrome import FitBar, KeyFooter, TextBar
 from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.form import ParamForm, help_line, row_of
 from scenario_tui.ui.widgets.jobs import JobPanel
-from scenario_tui.ui.widgets.preview import Preview, PreviewItem
+from scenario_tui.ui.widgets.preview import Preview, PreviewItem, result_items
 from scenario_tui.ui.paths import shown_path
 from scenario_tui.ui.services import app_of
 from scenario_tui.ui.widgets.references import ReferenceList
@@ -107,6 +107,7 @@ class MainScreen(Screen[None]):
             initial["ipAdapterImageIds"] = ", ".join(initial["ipAdapterImageIds"])
         initial.update(state.values)
         initial["_seed_mode"] = state.seed_mode
+        initial.update(_context_crop=settings.context_crop, _crop_padding=settings.crop_padding)
         yield FitBar(self._mode_texts(), id="topbar")
         with Horizontal(id="body"):
             with Vertical(id="formcol"):
@@ -236,7 +237,8 @@ class MainScreen(Screen[None]):
 
     def _fingerprint(self, values: dict[str, Any]) -> str:
         files = [id(f.loaded) for f in self._file_fields()]
-        return json.dumps([values, files, self.model.id if self.model else None], sort_keys=True, default=str)
+        return json.dumps([values, files, self.model.id if self.model else None, self.form.context_crop],
+                          sort_keys=True, default=str)
 
     def _file_fields(self) -> list[FileField]:
         form = self.form
@@ -332,7 +334,7 @@ class MainScreen(Screen[None]):
         if isinstance(single, imaging.LoadedImage):
             refs.append(single)
         return Draft(values, image=image, mask=mask if isinstance(mask, imaging.LoadedMask) else None,
-                     references=tuple(refs))
+                     references=tuple(refs), context_crop=form.context_crop)
 
     async def _request(self, values: dict[str, Any]) -> Request:
         """The engine's request for the form; what encoding had to do to fit (re-encoding, downscaling) is said once."""
@@ -460,6 +462,13 @@ class MainScreen(Screen[None]):
         if field.id in ("file-image", "file-mask"):
             self._later("preview", app_of(self).timings.preview, self.action_preview_inputs)
 
+    @on(FileField.EditMask)
+    def action_edit_mask(self) -> None:
+        from scenario_tui.ui.screens.mask_editor import open_editor
+
+        field = self.form.file("mask")
+        open_editor(self, self.form.file("image").loaded, field.loaded, field.use_file)
+
     @on(ReferenceList.Changed)
     def _on_refs(self) -> None:
         self._later("preview", app_of(self).timings.preview, self.action_preview_inputs)
@@ -498,7 +507,7 @@ class MainScreen(Screen[None]):
 
     def _show_results(self, entry: Any) -> None:
         if entry.results:
-            self.query_one(Preview).show([PreviewItem(f"{entry.job_id} · {p.name}", p, None) for p in entry.results])
+            self.query_one(Preview).show(result_items(str(entry.job_id), entry.results, entry.run.inputs))
 
     def action_match_input(self) -> None:
         self.form.size_tools.match()

@@ -232,6 +232,7 @@ class FileField(Widget):
     FileField .file-info { width: 1fr; height: auto; color: $text-muted; }
     FileField .file-info.-problem { color: $text-error; }
     FileField .file-resize { display: none; margin-left: 1; }
+    FileField .file-edit { width: auto; margin-left: 1; }
     """
 
     BINDINGS = bindings(Where.FILE)
@@ -257,6 +258,12 @@ class FileField(Widget):
         outcome: _Outcome
         generation: int
 
+    @dataclass
+    class EditMask(Message):
+        """The user asked for the mask editor (the screen has the input image it needs)."""
+
+        file_field: FileField
+
     def __init__(self, role: Role, value: str = "", *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.role: Role = role
@@ -264,6 +271,8 @@ class FileField(Widget):
                             compact=True)
         self._info = Static("", markup=False, classes="file-info")
         self._resize = Button("Resize mask", compact=True, classes="file-resize")
+        self._edit = ShortcutButton("Edit…", classes="file-edit", tooltip="Make or edit the mask (f7)") \
+            if role == "mask" else None
         self._thumb: Widget | None = None
         self._debounce: Timer | None = None
         self._requested = ""
@@ -286,6 +295,8 @@ class FileField(Widget):
                 yield self._thumb
             yield self._info
             yield self._resize
+            if self._edit is not None:  # on the status line: the path keeps its width at 80 columns
+                yield self._edit
 
     def on_mount(self) -> None:
         if self._input.value.strip():
@@ -428,12 +439,22 @@ class FileField(Widget):
         event.stop()
         if event.button is self._resize:
             self.action_resize_mask()
+        elif event.button is self._edit:
+            self.action_edit_mask()
         else:
             self.action_browse()
 
     def action_resize_mask(self) -> None:
         if (mismatch := self._outcome.mismatch) is not None:
             self._start(partial(_resized, mismatch, self._thumb is not None))
+
+    def action_edit_mask(self) -> None:
+        self.post_message(self.EditMask(self))
+
+    def use_file(self, path: Path) -> None:
+        """Take a file made for this field (the mask editor's), as if it had been picked."""
+        self.set_value(str(path))
+        self.focus()
 
     def action_browse(self) -> None:
         from textual_fspicker import FileOpen, Filters  # only when browsing: keeps start-up light

@@ -26,6 +26,7 @@ from scenario_tui.ui.widgets.file_field import FileField
 from scenario_tui.ui.widgets.references import ReferenceList
 from scenario_tui.ui.widgets.buttons import ShortcutButton
 from scenario_tui.ui.widgets.chrome import Section, TextBar
+from scenario_tui.ui.widgets.crop import ContextCrop
 from scenario_tui.ui.widgets.size import SizeTools
 
 # A tiny valid PNG standing in for a loaded file while typing: the model checks presence and
@@ -167,6 +168,9 @@ class ParamForm(VerticalScroll):
         if name in ("image", "mask"):
             role: Literal["image", "mask"] = "image" if name == "image" else "mask"
             yield ParamRow(name, FileField(role, id=f"file-{name}"), stacked=True)
+            if name == "mask":
+                yield ContextCrop(bool(self._initial.get("_context_crop")), self._initial.get("_crop_padding", 32),
+                                  id="crop")
         elif name == "ipAdapterImage":
             yield ParamRow(name, FileField("reference", id="file-ipAdapterImage"), stacked=True)
         elif name == "ipAdapterImages":
@@ -238,6 +242,11 @@ class ParamForm(VerticalScroll):
             widget.text = "" if value is None else str(value)
         elif isinstance(widget, Input):
             widget.value = "" if value is None else str(value)
+
+    @property
+    def context_crop(self) -> int | None:
+        """The context crop's padding, or None when it is off."""
+        return self.query_one(ContextCrop).padding
 
     @property
     def seed_mode(self) -> str:

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from PIL import Image
 from rich.text import Text
@@ -16,7 +17,8 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
-from scenario_tui.core.imaging import ImageProblem, contact_sheet, load_image, thumbnail
+from scenario_tui.core import compare
+from scenario_tui.core.imaging import ImageProblem, contact_sheet, load_image, read_mask, thumbnail
 from scenario_tui.ui.actions import Where, bindings
 from scenario_tui.ui.images import cell_size, in_colour, is_graphics, remeasure_cell_size
 from scenario_tui.ui.paths import shown_path
@@ -30,13 +32,51 @@ _GAP = 4
 
 @dataclass
 class PreviewItem:
-    """Something to preview: a file to decode, or an image already loaded."""
+    """Something to preview: a file to decode, or an image already loaded; a result also names the input
+    it was made from and its mask, for the compare views."""
 
     title: str
     path: Path | None = None
     image: Image.Image | None = None
     build: Callable[[], Image.Image] | None = None
     """Makes the image off the UI thread (e.g. an overlay of two big images)."""
+    before: Path | None = None
+    mask: Path | None = None
+
+
+Compare = Literal["after", "before", "side", "diff"]
+_COMPARE_TITLES: dict[Compare, str] = {"after": "", "before": "BEFORE (the input) · ",
+                                       "side": "before | after · ", "diff": "difference · "}
+
+
+def result_items(title: str, results: Sequence[Path], inputs: Sequence[dict[str, Any]]) -> list[PreviewItem]:
+    """A run's results, each with the input image and mask the run recorded (when they were files)."""
+    paths = {i.get("field"): Path(i["path"]) for i in inputs if i.get("path")}
+    return [PreviewItem(f"{title} · {p.name}", p, before=paths.get("image"), mask=paths.get("mask")) for p in results]
+
+
+def _compare_view(item: PreviewItem, mode: Compare, title: str, max_px: tuple[int, int] | None) -> _View:
+    """Before, before | after, or the difference (changed pixels, flagged outside the mask); text only when
+    ``max_px`` is None (no terminal graphics)."""
+    assert item.before is not None
+    title = _COMPARE_TITLES[mode] + title  # first: a narrow pane cuts the end
+    try:
+        after = _decode(item)
+        before = load_image(item.before).image
+        if mode == "before":
+            shown = before
+            caption = str(shown_path(item.before))
+        elif mode == "side":
+            shown, caption = compare.side_by_side(before, after), "left: the input · right: the result"
+        else:
+            mask = read_mask(item.mask).image if item.mask is not None else None
+            diff = compare.difference(before, after, mask)
+            shown, caption = compare.highlight(after, diff), diff.summary()
+    except ImageProblem as exc:
+        return _View(title, text=str(exc))
+    if max_px is None:
+        return _View(title, caption, text=caption)
+    return _View(title, caption, image=thumbnail(shown, max_px))
 
 
 @dataclass(frozen=True)
@@ -143,6 +183,7 @@ class Preview(Widget, can_focus=True):
         self.items: list[PreviewItem] = []
         self.index = 0
         self.grid = False
+        self.compare: Compare = "after"
         self._generation = 0  # renders started; a finished render older than the latest is dropped
         self._rendered_size: tuple[int, int] | None = None
         self._was_active = True
@@ -193,6 +234,7 @@ class Preview(Widget, can_focus=True):
         self.items = list(items)
         self.index = max(0, min(index, len(self.items) - 1))
         self.grid = False
+        self.compare = "after"
         self.refresh_bindings()
         self._redraw()
 
@@ -208,10 +250,17 @@ class Preview(Widget, can_focus=True):
             return len(self.items) > 1 and not self.grid
         if action == "grid":
             return len(self.items) > 1 and self._image_cls is not None
+        if action == "compare":
+            return not self.grid and bool(self.items) and self.items[self.index].before is not None
         return True
 
     def action_step(self, step: int) -> None:
         self.index = (self.index + step) % len(self.items)
+        self._redraw()
+
+    def action_compare(self, mode: Compare) -> None:
+        """Show ``mode`` (before, side by side, difference), or the result again when it is shown already."""
+        self.compare = "after" if self.compare == mode else mode
         self._redraw()
 
     def action_grid(self) -> None:
@@ -235,7 +284,10 @@ class Preview(Widget, can_focus=True):
             return
         item = self.items[self.index]
         title = f"{self.index + 1}/{len(self.items)} · {item.title}"
-        if self._image_cls is None:
+        if self.compare != "after" and item.before is not None and not self.grid:
+            mode, max_px = self.compare, (self.max_pixels if self._image_cls is not None else None)
+            self._prepare(self._generation, lambda: _compare_view(item, mode, title, max_px))
+        elif self._image_cls is None:
             items, index = list(self.items), self.index
             self._prepare(self._generation, lambda: _listing_view(items, index, title))
         elif self.grid:
