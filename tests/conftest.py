@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,3 +76,9 @@ from tests.faults.summary import (  # noqa: E402,F401
     pytest_terminal_summary,
     pytest_testnodedown,
 )
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers per core. The UI tests wait on the app's (short, real) debounces, so a
+    core idles while its one worker waits; a second worker fills it (measured on 2 cores: 207 s -> 176 s)."""
+    return 2 * (os.cpu_count() or 1)
