@@ -232,7 +232,7 @@ class FileField(Widget):
     FileField .file-info { width: 1fr; height: auto; color: $text-muted; }
     FileField .file-info.-problem { color: $text-error; }
     FileField .file-resize { display: none; margin-left: 1; }
-    FileField .file-edit { width: auto; margin-left: 1; }
+    FileField .file-edit { width: auto; min-width: 7; margin-left: 1; }
     """
 
     BINDINGS = bindings(Where.FILE)
