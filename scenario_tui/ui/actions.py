@@ -75,7 +75,9 @@ ACTIONS: tuple[Action, ...] = (
        priority=True),
     _a("help", "question_mark,f1", "help", "Help", "Help: all keys", "List every key and its id for [keymap]",
        Where.APP),
-    _a("submit", "ctrl+enter,ctrl+r", "submit", "Submit", "Submit", "Quote, confirm if needed, and submit the job",
+    # ctrl+r first, in the footer and hints: most terminals (xterm, tmux, screen) send ctrl+enter as a plain
+    # Enter, and some fonts have no ⏎ to show it with.
+    _a("submit", "ctrl+r,ctrl+enter", "submit", "Submit", "Submit", "Quote, confirm if needed, and submit the job",
        Where.MAIN, priority=True),
     _a("pick-model", "ctrl+l", "pick_model", "Models", "Pick a model",
        "List the models that can do inpaint + IP-Adapter", Where.MAIN),
@@ -229,7 +231,7 @@ def _normal(key: str) -> str:
 
 
 def keys_text(action_id: str, keymap: Mapping[str, str]) -> str:
-    """The keys for prose ("ctrl+enter or ctrl+r"); "the command palette" when it has none."""
+    """The keys for prose ("ctrl+r or ctrl+enter"); "the command palette" when it has none."""
     return " or ".join(keys_of(action_id, keymap)) or "the command palette"
 
 

@@ -101,7 +101,7 @@ class ScenarioApp(App[int]):
                        markup=markup)
 
     def keys_text(self, action_id: str) -> str:
-        """An action's keys as [keymap] has them, for hints ("ctrl+enter or ctrl+r")."""
+        """An action's keys as [keymap] has them, for hints ("ctrl+r or ctrl+enter")."""
         return keys_text(action_id, self.keymap.usable)
 
     def on_mount(self) -> None:

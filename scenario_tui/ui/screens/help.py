@@ -27,7 +27,7 @@ class HelpScreen(ModalScreen[None]):
         app = app_of(self)
 
         def shown(keys: list[str]) -> str:
-            return ", ".join(format_key(k) for k in keys)  # "ctrl+enter, ctrl+r"; "?" for question_mark
+            return ", ".join(format_key(k) for k in keys)  # "ctrl+r, ctrl+enter"; "?" for question_mark
 
         sections = []
         for where in Where:
