@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Input, Select, Static
+from textual.widgets import Static
 
 from scenario_tui.core import imaging
 from scenario_tui.core import params as P
@@ -533,24 +533,12 @@ class MainScreen(Screen[None]):
     async def _on_load_run(self, message: LoadRun) -> None:
         """A run's parameters and files back in the form; a re-run is submitted once they are loaded and quoted."""
         load = form_load(message.run, new_seed=message.new_seed)
-        form = self.form
         self.quote = None
-        for name in form.plain_names():
-            if name not in ("seed", "modelId"):
-                form.set_text(name, load.values.get(name))
-        model_id = str(load.values.get("modelId") or "")
-        if model_id != form.text("modelId"):
-            model_input = self.query_one("#param-modelId", Input)
-            with model_input.prevent(Input.Changed):
-                model_input.value = model_id
+        if await self.form.fill(load.values, seed_mode=load.seed_mode, image=load.image, mask=load.mask,
+                                references=load.references):
             self.model = None
-            if model_id:
+            if model_id := str(load.values.get("modelId") or ""):
                 self._lookup_model(model_id)
-        self.query_one("#seed-mode", Select).value = load.seed_mode
-        self.query_one("#param-seed", Input).value = load.values.get("seed") or ""
-        form.file("image").set_value(load.image)
-        form.file("mask").set_value(load.mask)
-        await form.references.set_rows(load.references)
         what = f"run {message.run.id}" + (f" (seed {load.values['seed']})" if load.values.get("seed") else "")
         if load.missing:
             self.notify(f"Loaded {what}; no longer on disk: {', '.join(load.missing)}"

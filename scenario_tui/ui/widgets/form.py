@@ -7,7 +7,7 @@ help text while focused, and the model's own message under the field as the user
 from __future__ import annotations
 
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -242,6 +242,26 @@ class ParamForm(VerticalScroll):
             widget.text = "" if value is None else str(value)
         elif isinstance(widget, Input):
             widget.value = "" if value is None else str(value)
+
+    async def fill(self, values: Mapping[str, Any], *, seed_mode: str, image: str, mask: str,
+                   references: list[tuple[str, str]]) -> bool:
+        """Every field set as a run had it (the history reopening one); True when the model id changed,
+        so its facts must be looked up again."""
+        for name in self.plain_names():
+            if name not in ("seed", "modelId"):
+                self.set_text(name, values.get(name))
+        model_id = str(values.get("modelId") or "")
+        changed = model_id != self.text("modelId")
+        if changed:
+            model_input = self.query_one("#param-modelId", Input)
+            with model_input.prevent(Input.Changed):
+                model_input.value = model_id
+        self.query_one("#seed-mode", Select).value = seed_mode
+        self.query_one("#param-seed", Input).value = values.get("seed") or ""
+        self.file("image").set_value(image)
+        self.file("mask").set_value(mask)
+        await self.references.set_rows(references)
+        return changed
 
     @property
     def context_crop(self) -> int | None:
