@@ -560,3 +560,19 @@ async def test_a_result_used_as_the_next_input_keeps_its_lineage(rig: Rig) -> No
     assert sidecar["parent"] == {"runId": first.id, "index": 1}
     third = await rig.engine.submit(rig.engine.build(rig.draft(), model), None)
     assert third.parent_run is None and "parent" not in sidecar["results"][0]
+
+
+async def test_memory_freed_by_the_downloads_is_given_back(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    trims: list[int] = []
+    monkeypatch.setattr(imaging, "_malloc_trim", lambda: trims.append)
+    run = await rig.engine.submit(rig.engine.build(rig.draft(), await _model(rig.engine)), None)
+    rig.finish_jobs()
+    assert (await rig.engine.follow(run.id)).state is RunState.SUCCESS
+    assert trims == [0]  # once, after the run's results are saved
+    await rig.engine.download(run.id)  # nothing left to save: nothing to give back
+    assert trims == [0]
+
+
+def test_giving_memory_back_is_a_no_op_without_malloc_trim(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(imaging, "_malloc_trim", lambda: None)
+    imaging.give_back_memory()

@@ -483,7 +483,10 @@ class Engine:
                 finally:
                     self.store.release_result(run.id, result.index)
 
-        await asyncio.gather(*(one(r) for r in run.results if r.file is None))
+        todo = [r for r in run.results if r.file is None]
+        await asyncio.gather(*(one(r) for r in todo))
+        if todo:
+            imaging.give_back_memory()  # decoding them freed tens of MiB the C library would keep
         run = self._get(run.id)
         if run.results and not run.missing_results:
             self._write_sidecar(run)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ctypes
+import functools
 import hashlib
 import io
 import math
@@ -688,3 +690,23 @@ def describe(image: LoadedImage) -> str:
     """One line for the UI, e.g. "1024×768 RGB PNG, 1.2 MB"."""
     width, height = image.size
     return f"{width}×{height} {image.source_mode} {image.source_format}, {_human(image.file_size)}"
+
+
+def give_back_memory() -> None:
+    """Hand memory freed after decoding big images back to the system.
+
+    glibc keeps freed blocks for reuse, per thread arena: after ten 2048² sandbox jobs a process held
+    about 100 MiB it no longer used (measured with ``malloc_info``). A long-running app calls this after
+    each run's downloads. Nothing happens where the C library has no ``malloc_trim``.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> ctypes._NamedFuncPointer | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # the C library this interpreter runs on
+    except (OSError, AttributeError, TypeError):  # not glibc (macOS, musl without it, Windows)
+        return None
